@@ -1,0 +1,484 @@
+//! Semantic checks over a parsed `RawConfig`: references between files, names and values under
+//! the AWS rules, weights, route syntax and clashes. Every problem is collected (not just the
+//! first) with the file and line to fix. Checks that need a stage's variables substituted into a
+//! URI happen in `snapshot::compile`, which reports through the same `Problem` type.
+
+use super::model::*;
+use super::route::{parse_route, RouteSpec, Segment};
+use super::uri::UriTemplate;
+use super::{Problem, Problems, RawConfig, APIS_DIR, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub const MAX_VARIABLES: usize = 100;
+pub const MAX_VARIABLE_NAME: usize = 64;
+pub const MAX_VARIABLE_VALUE: usize = 512;
+
+fn line<T>(s: &Spanned<T>) -> Option<u64> {
+    let l = s.referenced.line();
+    (l > 0).then_some(l)
+}
+
+/// Stage names, and the names of APIs and deployments: letters, digits, `-`, `_` (AWS), at most 128.
+pub fn valid_stage_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Stage variable names: letters, digits and `_`, at most 64 characters (AWS).
+pub fn valid_variable_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_VARIABLE_NAME
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Stage variable values: `[A-Za-z0-9-._~:/?#&=,]+`, at most 512 characters (AWS).
+pub fn valid_variable_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_VARIABLE_VALUE
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c))
+}
+
+/// Backend, version and alias names.
+fn valid_backend_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// `host:port`, where host is an IP address or a DNS name resolved when the snapshot is compiled.
+pub fn valid_target(s: &str) -> bool {
+    if s.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok_and(|p| p != 0)
+                && !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        }
+        None => false,
+    }
+}
+
+pub fn validate(raw: &RawConfig) -> Problems {
+    let mut v = Validator::default();
+    v.gateway(&raw.gateway);
+    for (name, api) in &raw.apis {
+        v.routes(&format!("{APIS_DIR}/{name}.yaml"), &api.routes);
+    }
+    for (id, dep) in &raw.deployments {
+        let file = format!("{DEPLOYMENTS_DIR}/{id}.yaml");
+        if !valid_stage_name(id) {
+            v.err(
+                &file,
+                None,
+                format!("deployment id {id:?} must use only letters, digits, '-' and '_'"),
+            );
+        }
+        if !valid_stage_name(&dep.api.value) {
+            v.err(
+                &file,
+                line(&dep.api),
+                format!(
+                    "api name {:?} must use only letters, digits, '-' and '_'",
+                    dep.api.value
+                ),
+            );
+        }
+        v.routes(&file, &dep.routes);
+    }
+    v.stages(raw);
+    v.problems
+}
+
+#[derive(Default)]
+struct Validator {
+    problems: Problems,
+}
+
+impl Validator {
+    fn err(&mut self, file: &str, line: Option<u64>, msg: String) {
+        self.problems.push(Problem::error(file, line, msg));
+    }
+
+    fn gateway(&mut self, g: &GatewayFile) {
+        let f = GATEWAY_FILE;
+        if g.listen.is_empty() {
+            self.err(
+                f,
+                None,
+                "listen must name at least one \"host:port\" address".into(),
+            );
+        }
+        for l in &g.listen {
+            if l.value.parse::<std::net::SocketAddr>().is_err() {
+                self.err(
+                    f,
+                    line(l),
+                    format!(
+                        "invalid listen address {:?}: expected \"ip:port\", e.g. \"0.0.0.0:8080\"",
+                        l.value
+                    ),
+                );
+            }
+        }
+        if let Some(a) = &g.admin {
+            if a.value.parse::<std::net::SocketAddr>().is_err() {
+                self.err(
+                    f,
+                    line(a),
+                    format!("invalid admin address {:?}: expected \"ip:port\"", a.value),
+                );
+            }
+        }
+        if let Some(t) = &g.threads {
+            if t.value == 0 {
+                self.err(f, line(t), "threads must be at least 1".into());
+            }
+        }
+        if g.limits.max_body_bytes == 0 {
+            self.err(f, None, "limits.max_body_bytes must be above 0".into());
+        }
+        if g.limits.integration_timeout_ms == 0 {
+            self.err(
+                f,
+                None,
+                "limits.integration_timeout_ms must be above 0".into(),
+            );
+        }
+        for (bname, b) in &g.backends {
+            let bl = line(b);
+            if !valid_backend_name(bname) {
+                self.err(
+                    f,
+                    bl,
+                    format!(
+                        "backend name {bname:?} must use only letters, digits, '-', '_' and '.'"
+                    ),
+                );
+            }
+            if b.value.versions.is_empty() {
+                self.err(f, bl, format!("backend {bname:?} has no versions"));
+            }
+            for (vname, ver) in &b.value.versions {
+                if !valid_backend_name(vname) {
+                    self.err(f, line(ver), format!("version name {vname:?} of backend {bname:?} must use only letters, digits, '-', '_' and '.'"));
+                }
+                if ver.value.targets.is_empty() {
+                    self.err(
+                        f,
+                        line(ver),
+                        format!("version {vname:?} of backend {bname:?} has no targets"),
+                    );
+                }
+                for t in &ver.value.targets {
+                    if !valid_target(&t.value) {
+                        self.err(f, line(t), format!("invalid target {:?} in backend {bname:?} version {vname:?}: expected \"host:port\"", t.value));
+                    }
+                }
+            }
+            for (aname, weights) in &b.value.aliases {
+                let al = line(weights);
+                if !valid_backend_name(aname) {
+                    self.err(f, al, format!("alias name {aname:?} of backend {bname:?} must use only letters, digits, '-', '_' and '.'"));
+                }
+                if b.value.versions.contains_key(aname) {
+                    self.err(f, al, format!("alias {aname:?} of backend {bname:?} has the name of a version: backend:// URIs could not tell them apart"));
+                }
+                let mut sum: i64 = 0;
+                for (ver, w) in &weights.value {
+                    if !b.value.versions.contains_key(ver) {
+                        self.err(f, line(w), format!("alias {aname:?} of backend {bname:?} names unknown version {ver:?}"));
+                    }
+                    if w.value < 0 {
+                        self.err(f, line(w), format!("alias {aname:?} of backend {bname:?} gives version {ver:?} a negative weight ({})", w.value));
+                    } else if w.value > u32::MAX as i64 {
+                        self.err(
+                            f,
+                            line(w),
+                            format!(
+                                "alias {aname:?} of backend {bname:?}: weight {} is too large",
+                                w.value
+                            ),
+                        );
+                    } else {
+                        sum = sum.saturating_add(w.value);
+                    }
+                }
+                if sum == 0 {
+                    self.err(f, al, format!("weights of alias {aname:?} of backend {bname:?} sum to zero: no version could ever be picked"));
+                }
+            }
+        }
+    }
+
+    /// Route syntax, integration shape and duplicates within one API draft or deployment.
+    fn routes(&mut self, file: &str, routes: &[RouteDef]) {
+        let mut seen: HashMap<(super::route::Method, Vec<Segment>), u64> = HashMap::new();
+        for r in routes {
+            let rl = line(&r.route);
+            match parse_route(&r.route.value) {
+                Ok(spec) => {
+                    let key = (spec.method, shape(&spec));
+                    if let Some(first) = seen.get(&key) {
+                        self.err(file, rl, format!("duplicate route {:?}: the same method and path as the route on line {first}", r.route.value));
+                    } else {
+                        seen.insert(key, rl.unwrap_or(0));
+                    }
+                    self.integration(file, &spec, &r.integration);
+                }
+                Err(e) => self.err(file, rl, e),
+            }
+        }
+    }
+
+    fn integration(&mut self, file: &str, spec: &RouteSpec, i: &IntegrationDef) {
+        let kl = line(&i.kind);
+        match (i.kind.value, &i.uri) {
+            (IntegrationType::Mock, Some(u)) => {
+                self.err(file, line(u), "a mock integration has no uri".into())
+            }
+            (IntegrationType::HttpProxy | IntegrationType::Http, None) => self.err(
+                file,
+                kl,
+                format!("route \"{spec}\": integration needs a uri"),
+            ),
+            (_, Some(u)) => {
+                // A URI that uses stage variables can only be parsed per stage, once they are
+                // substituted: snapshot::compile checks those.
+                match UriTemplate::parse(&u.value) {
+                    Err(e) => self.err(file, line(u), e),
+                    Ok(t) if !t.uses_stage_variables() => {
+                        match super::uri::parse_target(&u.value) {
+                            Err(e) => self.err(file, line(u), e),
+                            Ok(t) => {
+                                let params: BTreeSet<&str> = spec.param_names().collect();
+                                for p in t.param_names() {
+                                    if !params.contains(p) {
+                                        self.err(file, line(u), format!("uri uses {{{p}}}, which route \"{spec}\" does not capture"));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+            (IntegrationType::Mock, None) => {}
+        }
+        if let Some(t) = &i.timeout_ms {
+            if t.value == 0 {
+                self.err(file, line(t), "timeout_ms must be above 0".into());
+            }
+        }
+    }
+
+    fn variables(&mut self, file: &str, vars: &BTreeMap<String, Spanned<String>>) {
+        if vars.len() > MAX_VARIABLES {
+            self.err(
+                file,
+                None,
+                format!(
+                    "{} stage variables: at most {MAX_VARIABLES} are allowed",
+                    vars.len()
+                ),
+            );
+        }
+        for (k, v) in vars {
+            if !valid_variable_name(k) {
+                self.err(file, line(v), format!("invalid variable name {k:?}: letters, digits and '_' only, at most {MAX_VARIABLE_NAME} characters"));
+            }
+            if !valid_variable_value(&v.value) {
+                self.err(file, line(v), format!("invalid variable value {:?} for {k:?}: must match [A-Za-z0-9-._~:/?#&=,]+, at most {MAX_VARIABLE_VALUE} characters", v.value));
+            }
+        }
+    }
+
+    fn stages(&mut self, raw: &RawConfig) {
+        let known_apis: BTreeSet<&str> = raw
+            .apis
+            .keys()
+            .map(String::as_str)
+            .chain(raw.deployments.values().map(|d| d.api.value.as_str()))
+            .collect();
+        let mut claimed: HashMap<(String, String), String> = HashMap::new();
+        for (name, s) in &raw.stages {
+            let file = format!("{STAGES_DIR}/{name}.yaml");
+            if !valid_stage_name(name) {
+                self.err(&file, None, format!("invalid stage name {name:?} (from the file name): letters, digits, '-' and '_' only, at most 128 characters"));
+            }
+            let api = &s.api.value;
+            if !known_apis.contains(api.as_str()) {
+                self.err(
+                    &file,
+                    line(&s.api),
+                    format!("unknown api {api:?}: no apis/{api}.yaml and no deployment of it"),
+                );
+            }
+            self.deployment_ref(raw, &file, api, &s.deployment, "deployment");
+            let base = s
+                .base_path
+                .as_ref()
+                .map(|b| b.value.clone())
+                .unwrap_or_else(|| format!("/{name}"));
+            if let Some(b) = &s.base_path {
+                if let Err(e) = check_base_path(&b.value) {
+                    self.err(&file, line(b), e);
+                }
+            }
+            let host = s
+                .host
+                .as_ref()
+                .map(|h| h.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            if let Some(h) = &s.host {
+                if h.value.is_empty()
+                    || !h
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                {
+                    self.err(
+                        &file,
+                        line(h),
+                        format!("invalid host {:?}: a DNS name without port", h.value),
+                    );
+                }
+            }
+            let key = (host.clone(), base.clone());
+            if let Some(other) = claimed.get(&key) {
+                let shown = if host.is_empty() {
+                    "any host".to_string()
+                } else {
+                    format!("host {host:?}")
+                };
+                self.err(&file, s.base_path.as_ref().and_then(line), format!("stage {name:?} and stage {other:?} claim the same host and base path ({shown}, {base:?})"));
+            } else {
+                claimed.insert(key, name.clone());
+            }
+            self.variables(&file, &s.variables);
+            if let Some(c) = &s.canary {
+                self.deployment_ref(raw, &file, api, &c.deployment, "canary deployment");
+                if let Some(p) = &c.percent {
+                    if !(0.0..=100.0).contains(&p.value) {
+                        self.err(
+                            &file,
+                            line(p),
+                            format!("canary percent {} must be between 0.0 and 100.0", p.value),
+                        );
+                    }
+                }
+                self.variables(&file, &c.variables);
+            }
+            if let Some(t) = &s.throttle {
+                if t.rate.is_nan() || t.rate <= 0.0 || t.burst == 0 {
+                    self.err(&file, None, "throttle needs rate > 0 and burst >= 1".into());
+                }
+            }
+        }
+    }
+
+    fn deployment_ref(
+        &mut self,
+        raw: &RawConfig,
+        file: &str,
+        api: &str,
+        id: &Spanned<String>,
+        what: &str,
+    ) {
+        match raw.deployments.get(&id.value) {
+            None => self.err(
+                file,
+                line(id),
+                format!(
+                    "{what} {:?} does not exist (no {DEPLOYMENTS_DIR}/{}.yaml)",
+                    id.value, id.value
+                ),
+            ),
+            Some(d) if d.api.value != api => self.err(
+                file,
+                line(id),
+                format!(
+                    "{what} {:?} belongs to api {:?}, not {api:?}",
+                    id.value, d.api.value
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Two routes clash when they differ only in parameter names: `/a/{x}` and `/a/{y}`.
+fn shape(spec: &RouteSpec) -> Vec<Segment> {
+    spec.segments
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(l) => Segment::Literal(l.clone()),
+            Segment::Param(_) => Segment::Param(String::new()),
+            Segment::Greedy(_) => Segment::Greedy(String::new()),
+        })
+        .collect()
+}
+
+/// `/` or `/seg[/seg...]`: no trailing slash, no empty, dot or parameter segments.
+pub fn check_base_path(b: &str) -> Result<(), String> {
+    if b == "/" {
+        return Ok(());
+    }
+    let ok = b.starts_with('/')
+        && !b.ends_with('/')
+        && b[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid base_path {b:?}: \"/\" or \"/segment[/segment]\" with letters, digits, '-', '.', '_', '~'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_rules_follow_aws() {
+        assert!(valid_variable_name("alias_2"));
+        assert!(!valid_variable_name("a-b"));
+        assert!(!valid_variable_name(&"x".repeat(65)));
+        assert!(valid_variable_value("http://a.b:80/x?y=1&z=2,3#f~"));
+        assert!(!valid_variable_value("has space"));
+        assert!(!valid_variable_value("quote\""));
+        assert!(!valid_variable_value(&"x".repeat(513)));
+    }
+
+    #[test]
+    fn base_paths() {
+        assert!(check_base_path("/").is_ok());
+        assert!(check_base_path("/v1/orders").is_ok());
+        for bad in ["", "v1", "/v1/", "//", "/a/../b", "/{x}"] {
+            assert!(check_base_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn targets() {
+        assert!(valid_target("127.0.0.1:9001"));
+        assert!(valid_target("[::1]:9001"));
+        assert!(valid_target("localhost:80"));
+        assert!(!valid_target("localhost"));
+        assert!(!valid_target("host:0"));
+        assert!(!valid_target("a b:1"));
+    }
+}

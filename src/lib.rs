@@ -1,0 +1,14 @@
+//! stagecraft: an API gateway data plane with the AWS API Gateway deployment model, on pingora.
+//!
+//! Data flow: `config` (files -> serde model, validated) -> `snapshot` (compiled, immutable)
+//! -> `store` (one ArcSwap) -> `proxy` (thin pingora phases). `reload` rebuilds snapshots when
+//! the directory changes; `cli` and `app` wire it together.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod proxy;
+pub mod reload;
+pub mod snapshot;
+pub mod store;

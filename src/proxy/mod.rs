@@ -1,0 +1,263 @@
+//! Fourth stage of the data flow: thin pingora `ProxyHttp` phases. Each request takes one
+//! `Arc<Snapshot>` in `request_filter` and keeps it in its context to the end; routing, the
+//! version pick and the upstream path are decided there once (retries keep them), and the later
+//! phases only apply what was decided.
+
+mod respond;
+mod route;
+
+pub use respond::GatewayError;
+
+use crate::snapshot::upstream::Version;
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use respond::write_error;
+use route::{decide, Decision};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The pingora proxy application: holds the store, nothing per request.
+pub struct Gateway {
+    store: Arc<Store>,
+}
+
+impl Gateway {
+    pub fn new(store: Arc<Store>) -> Gateway {
+        Gateway { store }
+    }
+}
+
+/// What `request_filter` decided for a request that goes upstream.
+pub struct Forward {
+    pub version: Arc<Version>,
+    pub target: usize,
+    pub attempts: u32,
+    /// Path and query sent upstream.
+    pub upstream_path: String,
+    /// `Host` sent upstream for `http://` endpoints; `None`: the target's own `host:port`.
+    pub host_header: Option<Arc<str>>,
+    pub timeout: Duration,
+}
+
+/// Per-request state: the snapshot it started with and what was decided for it.
+#[derive(Default)]
+pub struct RequestCtx {
+    pub snapshot: Option<Arc<Snapshot>>,
+    pub request_id: String,
+    pub forward: Option<Forward>,
+    /// Request body bytes seen so far, against `limits.max_body_bytes`.
+    pub body_bytes: u64,
+}
+
+/// A client's own `x-request-id` is kept when it is short and printable (as Envoy does), so
+/// that a trace spans the hops; otherwise the gateway makes one.
+fn request_id(req: &RequestHeader) -> String {
+    if let Some(v) = req.headers.get("x-request-id") {
+        if let Ok(s) = v.to_str() {
+            if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) {
+                return s.to_string();
+            }
+        }
+    }
+    new_request_id()
+}
+
+/// A random UUID v4 in AWS's requestId format.
+pub fn new_request_id() -> String {
+    let v: u128 = rand::random::<u128>() & !(0xf000 << 64) | (0x4000 << 64);
+    let v = v & !(0xc000_0000_0000_0000) | 0x8000_0000_0000_0000;
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let snapshot = self.store.current();
+        ctx.request_id = request_id(session.req_header());
+        let decision = decide(&snapshot, session.req_header());
+        ctx.snapshot = Some(snapshot);
+        match decision {
+            Decision::Forward(f) => {
+                ctx.forward = Some(f);
+                Ok(false)
+            }
+            Decision::Error { error, allow, log } => {
+                if let Some(reason) = log {
+                    tracing::error!(request_id = %ctx.request_id, "{reason}");
+                }
+                write_error(session, error, &ctx.request_id, allow.as_deref()).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let Some(f) = ctx.forward.as_mut() else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no upstream decided",
+            ));
+        };
+        // A retry moves to the next target of the same version, never to another version.
+        if f.attempts > 0 {
+            f.target = (f.target + 1) % f.version.target_count();
+        }
+        f.attempts += 1;
+        let mut peer = f.version.peer(f.target).clone();
+        peer.options.connection_timeout = Some(f.timeout.min(Duration::from_secs(10)));
+        peer.options.read_timeout = Some(f.timeout);
+        peer.options.write_timeout = Some(f.timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(f) = ctx.forward.as_ref() else {
+            return Ok(());
+        };
+        let uri: http::Uri = f.upstream_path.parse().map_err(|e| {
+            Error::because(ErrorType::InternalError, "building the upstream path", e)
+        })?;
+        upstream.set_uri(uri);
+        let original_host = session
+            .req_header()
+            .headers
+            .get(http::header::HOST)
+            .cloned()
+            .or_else(|| {
+                session
+                    .req_header()
+                    .uri
+                    .authority()
+                    .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+            });
+        let host_header = f
+            .host_header
+            .as_ref()
+            .unwrap_or_else(|| f.version.host_header(f.target));
+        upstream.insert_header(http::header::HOST, &**host_header)?;
+        if let Some(h) = original_host {
+            upstream.insert_header("x-forwarded-host", h)?;
+        }
+        upstream.insert_header("x-forwarded-proto", "http")?;
+        if let Some(ip) = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip())
+        {
+            let xff = match upstream
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
+                _ => ip.to_string(),
+            };
+            upstream.insert_header("x-forwarded-for", xff)?;
+        }
+        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(b) = body {
+            ctx.body_bytes += b.len() as u64;
+            let max = ctx
+                .snapshot
+                .as_ref()
+                .map(|s| s.limits.max_body_bytes)
+                .unwrap_or(u64::MAX);
+            if ctx.body_bytes > max {
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over limits.max_body_bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
+                if e.esource() == &ErrorSource::Upstream =>
+            {
+                504
+            }
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 && session.response_written().is_none() {
+            if ctx.request_id.is_empty() {
+                ctx.request_id = new_request_id();
+            }
+            let written = match GatewayError::from_status(code) {
+                Some(err) => write_error(session, err, &ctx.request_id, None).await,
+                None => session.respond_error(code).await,
+            };
+            if let Err(we) = written {
+                tracing::debug!(request_id = %ctx.request_id, "could not write the error response: {we}");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The routing decision for one request against one snapshot: stage (host + longest base path),
+//! canary or not, route (or 404/405), then for `http_proxy` the version, first target and
+//! upstream path. Pure over the request header, so every outcome is decided in one place.
+
+use super::respond::GatewayError;
+use super::Forward;
+use crate::config::route::Method;
+use crate::snapshot::router::Lookup;
+use crate::snapshot::{Integration, Snapshot};
+use pingora::http::RequestHeader;
+use rand::Rng;
+
+pub enum Decision {
+    Forward(Forward),
+    Error {
+        error: GatewayError,
+        allow: Option<String>,
+        /// Why, for the error log (never sent to the client).
+        log: Option<String>,
+    },
+}
+
+impl Decision {
+    fn error(error: GatewayError) -> Decision {
+        Decision::Error {
+            error,
+            allow: None,
+            log: None,
+        }
+    }
+}
+
+/// The request's host, lowercase, without port: from the absolute URI or the `Host` header.
+fn request_host(req: &RequestHeader) -> Option<String> {
+    let raw = match req.uri.host() {
+        Some(h) => h,
+        None => req.headers.get(http::header::HOST)?.to_str().ok()?,
+    };
+    let host = match raw.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => raw.split(':').next().unwrap_or(raw),
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
+    if let Some(len) = req
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > snapshot.limits.max_body_bytes {
+            return Decision::error(GatewayError::RequestTooLarge);
+        }
+    }
+    let host = request_host(req);
+    let path = req.uri.path();
+    let Some((stage, rest)) = snapshot.select_stage(host.as_deref(), path) else {
+        return Decision::error(GatewayError::NotFound);
+    };
+    let deployed = match &stage.canary {
+        Some(c) if c.percent > 0.0 && rand::rng().random::<f64>() * 100.0 < c.percent => {
+            &c.deployed
+        }
+        _ => &stage.primary,
+    };
+    let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
+        Lookup::Found { route, captures } => (route, captures),
+        Lookup::MethodNotAllowed { allow } => {
+            return Decision::Error {
+                error: GatewayError::MethodNotAllowed,
+                allow: Some(allow),
+                log: None,
+            }
+        }
+        Lookup::NotFound => return Decision::error(GatewayError::NotFound),
+    };
+    let Some(route) = deployed.routes.get(route as usize) else {
+        return Decision::error(GatewayError::InternalServerError);
+    };
+    match &route.integration {
+        Integration::HttpProxy(p) => {
+            let version = p.upstream.pick().clone();
+            let target = version.next_target();
+            Decision::Forward(Forward {
+                upstream_path: p.upstream_path(rest, &captures, req.uri.query()),
+                host_header: p.host_header.clone(),
+                timeout: p.timeout,
+                version,
+                target,
+                attempts: 0,
+            })
+        }
+        Integration::Misconfigured { reason } => Decision::Error {
+            error: GatewayError::InternalServerError,
+            allow: None,
+            log: Some(format!(
+                "stage {:?} route {:?}: {reason}",
+                stage.name, route.template
+            )),
+        },
+    }
+}

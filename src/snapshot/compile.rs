@@ -1,0 +1,380 @@
+//! `RawConfig` -> `Snapshot`. Resolves every name once (backends, versions, aliases, target
+//! addresses), substitutes stage variables into URIs and builds the route tables, so that no
+//! request ever parses configuration. Reports what only shows once a stage's variables meet a
+//! deployment's URIs, through the same located `Problem`s as validation.
+
+use super::upstream::{build_peer, Selector, Version};
+use super::*;
+use crate::config::model::{IntegrationType, RouteDef};
+use crate::config::route::parse_route;
+use crate::config::uri::{parse_target, Endpoint, PathPiece, UriTemplate};
+use crate::config::{Problem, Problems, RawConfig, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
+use std::net::ToSocketAddrs;
+
+struct CompiledBackend {
+    versions: BTreeMap<String, Arc<Version>>,
+    aliases: BTreeMap<String, Arc<Selector>>,
+}
+
+struct Compiler<'a> {
+    raw: &'a RawConfig,
+    problems: Problems,
+    backends: BTreeMap<String, CompiledBackend>,
+    /// `http://` endpoints shared by every route and stage that names them.
+    endpoints: HashMap<(String, u16, bool), Arc<Selector>>,
+    limits: Limits,
+}
+
+/// Compiles a validated configuration. `generation` is the number the snapshot will carry.
+/// Errors replace the snapshot; warnings come inside it.
+pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
+    let g = &raw.gateway;
+    let limits = Limits {
+        max_body_bytes: g.limits.max_body_bytes,
+        integration_timeout: Duration::from_millis(g.limits.integration_timeout_ms),
+    };
+    let mut c = Compiler {
+        raw,
+        problems: Problems::default(),
+        backends: BTreeMap::new(),
+        endpoints: HashMap::new(),
+        limits,
+    };
+    c.backends();
+    let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
+    let server = ServerSettings {
+        listen: g
+            .listen
+            .iter()
+            .filter_map(|l| l.value.parse().ok())
+            .collect(),
+        admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
+        threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
+    };
+    if c.problems.has_errors() {
+        return Err(c.problems);
+    }
+    let (by_host, any_host) = stage_index(&stages);
+    Ok(Snapshot {
+        generation,
+        loaded_at: SystemTime::now(),
+        hash: raw.hash.clone(),
+        server,
+        limits,
+        stages,
+        by_host,
+        any_host,
+        warnings: c.problems.0,
+    })
+}
+
+type HostIndex = HashMap<Box<str>, Box<[u32]>>;
+
+/// Per host, the stages to try in order: longest base path first; on equal length a stage
+/// bound to the host beats an any-host stage.
+fn stage_index(stages: &[Stage]) -> (HostIndex, Box<[u32]>) {
+    let order = |ids: &mut Vec<u32>| {
+        ids.sort_by_key(|i| {
+            let s = &stages[*i as usize];
+            (std::cmp::Reverse(s.base_path.len()), s.host.is_none())
+        })
+    };
+    let mut any: Vec<u32> = (0..stages.len() as u32)
+        .filter(|i| stages[*i as usize].host.is_none())
+        .collect();
+    order(&mut any);
+    let mut by_host: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+    for (i, s) in stages.iter().enumerate() {
+        if let Some(h) = &s.host {
+            by_host.entry(h.clone()).or_default().push(i as u32);
+        }
+    }
+    let by_host = by_host
+        .into_iter()
+        .map(|(h, mut ids)| {
+            ids.extend_from_slice(&any);
+            order(&mut ids);
+            (h, ids.into_boxed_slice())
+        })
+        .collect();
+    (by_host, any.into_boxed_slice())
+}
+
+fn resolve(target: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = target.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    // DNS happens here, when a snapshot is compiled on the reload thread, never per request.
+    target
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {target:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{target:?} resolves to no address"))
+}
+
+impl Compiler<'_> {
+    fn backends(&mut self) {
+        for (bname, b) in &self.raw.gateway.backends {
+            let mut versions = BTreeMap::new();
+            for (vname, v) in &b.value.versions {
+                let mut targets = Vec::new();
+                for t in &v.value.targets {
+                    match resolve(&t.value) {
+                        Ok(addr) => {
+                            let host = t.value.rsplit_once(':').map(|(h, _)| h).unwrap_or(&t.value);
+                            targets
+                                .push((build_peer(addr, false, host), Arc::from(t.value.as_str())));
+                        }
+                        Err(e) => self.problems.push(Problem::error(
+                            GATEWAY_FILE,
+                            Some(t.referenced.line()),
+                            format!("backend {bname:?} version {vname:?}: {e}"),
+                        )),
+                    }
+                }
+                versions.insert(vname.clone(), Arc::new(Version::new(vname, targets)));
+            }
+            let mut aliases = BTreeMap::new();
+            for (aname, weights) in &b.value.aliases {
+                let entries: Vec<(Arc<Version>, u32)> = weights
+                    .value
+                    .iter()
+                    .filter_map(|(v, w)| {
+                        Some((versions.get(v)?.clone(), u32::try_from(w.value).ok()?))
+                    })
+                    .collect();
+                // Validation already reported unknown versions and zero sums.
+                if let Some(sel) = Selector::weighted(entries) {
+                    aliases.insert(aname.clone(), Arc::new(sel));
+                }
+            }
+            self.backends
+                .insert(bname.clone(), CompiledBackend { versions, aliases });
+        }
+    }
+
+    fn stage(&mut self, name: &str) -> Option<Stage> {
+        let s = self.raw.stages.get(name)?;
+        let file = format!("{STAGES_DIR}/{name}.yaml");
+        let vars: BTreeMap<String, String> = s
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        let primary = self.deployed(&file, name, &s.deployment.value, vars.clone())?;
+        let canary = match &s.canary {
+            Some(c) => {
+                let mut merged = vars;
+                merged.extend(
+                    c.variables
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.value.clone())),
+                );
+                let deployed = self.deployed(&file, name, &c.deployment.value, merged)?;
+                Some(Canary {
+                    percent: c.percent.as_ref().map(|p| p.value).unwrap_or(0.0),
+                    deployed,
+                })
+            }
+            None => None,
+        };
+        Some(Stage {
+            name: name.into(),
+            api: s.api.value.as_str().into(),
+            base_path: s
+                .base_path
+                .as_ref()
+                .map(|b| b.value.clone())
+                .unwrap_or_else(|| format!("/{name}"))
+                .into(),
+            host: s.host.as_ref().map(|h| h.value.to_ascii_lowercase().into()),
+            primary,
+            canary,
+        })
+    }
+
+    fn deployed(
+        &mut self,
+        stage_file: &str,
+        stage: &str,
+        id: &str,
+        vars: BTreeMap<String, String>,
+    ) -> Option<Arc<Deployed>> {
+        let dep = self.raw.deployments.get(id)?;
+        let dep_file = format!("{DEPLOYMENTS_DIR}/{id}.yaml");
+        let mut router = Router::default();
+        let mut routes = Vec::with_capacity(dep.routes.len());
+        for def in &dep.routes {
+            let Ok(spec) = parse_route(&def.route.value) else {
+                continue; // reported by validation
+            };
+            let integration = self.integration(&dep_file, stage_file, stage, def, &spec, &vars)?;
+            let idx = routes.len() as u32;
+            if !router.insert(&spec, idx) {
+                continue; // duplicate: reported by validation
+            }
+            routes.push(Route {
+                template: spec.to_string().into(),
+                resource_path: spec.resource_path().into(),
+                method: spec.method,
+                integration,
+            });
+        }
+        Some(Arc::new(Deployed {
+            deployment_id: id.into(),
+            variables: Arc::new(vars),
+            router,
+            routes,
+        }))
+    }
+
+    fn integration(
+        &mut self,
+        dep_file: &str,
+        stage_file: &str,
+        stage: &str,
+        def: &RouteDef,
+        spec: &crate::config::route::RouteSpec,
+        vars: &BTreeMap<String, String>,
+    ) -> Option<Integration> {
+        let i = &def.integration;
+        match i.kind.value {
+            IntegrationType::HttpProxy => {}
+            other => {
+                self.problems.push(Problem::error(
+                    dep_file,
+                    Some(i.kind.referenced.line()),
+                    format!("integration type {other:?} of route {:?} is not supported by this build yet (http_proxy is)", def.route.value),
+                ));
+                return None;
+            }
+        }
+        let uri = i.uri.as_ref()?;
+        let uri_line = Some(uri.referenced.line());
+        let template = UriTemplate::parse(&uri.value).ok()?;
+        let resolved = match template.substitute(vars) {
+            Ok(s) => s,
+            Err(missing) => {
+                let reason = format!(
+                    "uri of route {:?} uses undefined stage variable(s) {} in stage {stage:?}",
+                    def.route.value,
+                    missing.join(", ")
+                );
+                self.problems.push(Problem::warning(
+                    stage_file,
+                    None,
+                    format!("{reason}: requests to it get 500 (deployment {dep_file})"),
+                ));
+                return Some(Integration::Misconfigured {
+                    reason: reason.into(),
+                });
+            }
+        };
+        let target = match parse_target(&resolved) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problems.push(Problem::error(
+                    dep_file,
+                    uri_line,
+                    format!("{e} (with the variables of stage {stage:?})"),
+                ));
+                return None;
+            }
+        };
+        let params: Vec<&str> = spec.param_names().collect();
+        let mut path = Vec::with_capacity(target.path.len());
+        for piece in &target.path {
+            match piece {
+                PathPiece::Text(t) => path.push(PathPart::Text(t.as_str().into())),
+                PathPiece::Param(p) => match params.iter().position(|n| n == p) {
+                    Some(ix) => path.push(PathPart::Capture(ix)),
+                    None => {
+                        self.problems.push(Problem::error(
+                            dep_file,
+                            uri_line,
+                            format!(
+                                "uri uses {{{p}}}, which route {:?} does not capture",
+                                def.route.value
+                            ),
+                        ));
+                        return None;
+                    }
+                },
+            }
+        }
+        let (upstream, host_header) = match &target.endpoint {
+            Endpoint::Backend { name, selector } => {
+                let Some(b) = self.backends.get(name) else {
+                    self.problems.push(Problem::error(dep_file, uri_line, format!("unknown backend {name:?} in uri {resolved:?} (define it under backends: in gateway.yaml)")));
+                    return None;
+                };
+                let sel = if let Some(a) = b.aliases.get(selector) {
+                    a.clone()
+                } else if let Some(v) = b.versions.get(selector) {
+                    Arc::new(Selector::single(v.clone()))
+                } else {
+                    self.problems.push(Problem::error(
+                        dep_file,
+                        uri_line,
+                        format!("backend {name:?} has no alias or version {selector:?} (uri {resolved:?}, stage {stage:?})"),
+                    ));
+                    return None;
+                };
+                (sel, None)
+            }
+            Endpoint::Http { host, port, tls } => {
+                if *tls {
+                    self.problems.push(Problem::error(dep_file, uri_line, format!("https:// integrations are not supported by this build yet (uri {resolved:?})")));
+                    return None;
+                }
+                let authority = if *port == 80 {
+                    host.clone()
+                } else {
+                    format!("{host}:{port}")
+                };
+                let key = (host.clone(), *port, *tls);
+                let sel = match self.endpoints.get(&key) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let addr_text = if host.contains(':') {
+                            format!("[{host}]:{port}")
+                        } else {
+                            format!("{host}:{port}")
+                        };
+                        let addr = match resolve(&addr_text) {
+                            Ok(a) => a,
+                            Err(e) => {
+                                self.problems.push(Problem::error(
+                                    dep_file,
+                                    uri_line,
+                                    format!("invalid uri {resolved:?}: {e}"),
+                                ));
+                                return None;
+                            }
+                        };
+                        let peer = build_peer(addr, *tls, host);
+                        let sel = Arc::new(Selector::single(Arc::new(Version::new(
+                            "-",
+                            vec![(peer, authority.as_str().into())],
+                        ))));
+                        self.endpoints.insert(key, sel.clone());
+                        sel
+                    }
+                };
+                (sel, Some(authority.into()))
+            }
+        };
+        let timeout = i
+            .timeout_ms
+            .as_ref()
+            .map(|t| Duration::from_millis(t.value))
+            .unwrap_or(self.limits.integration_timeout);
+        Some(Integration::HttpProxy(ProxyIntegration {
+            upstream,
+            host_header,
+            path: path.into(),
+            query: target.query.map(Into::into),
+            timeout,
+        }))
+    }
+}

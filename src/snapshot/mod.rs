@@ -1,0 +1,206 @@
+//! Second stage of the data flow: a validated `RawConfig` compiled into an immutable `Snapshot`.
+//! Per stage: the route table of its deployment (and of its canary), URIs with the stage
+//! variables already substituted, prebuilt upstream peers and weighted pickers. Requests only
+//! read it; a reload builds a new one. Pure: no sockets, no pingora request types.
+
+mod compile;
+pub mod picker;
+pub mod router;
+pub mod upstream;
+
+pub use compile::compile;
+
+use crate::config::route::Method;
+use crate::config::Problem;
+use router::{Capture, Lookup, Router};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use upstream::Selector;
+
+/// Gateway-wide limits (gateway.yaml `limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_body_bytes: u64,
+    pub integration_timeout: Duration,
+}
+
+/// Process-level settings that only take effect at start; a reload that changes them logs that a
+/// restart is needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub listen: Vec<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub threads: usize,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases by one with every published snapshot.
+    pub generation: u64,
+    pub loaded_at: SystemTime,
+    /// Content hash of the files it was compiled from.
+    pub hash: String,
+    pub server: ServerSettings,
+    pub limits: Limits,
+    pub stages: Vec<Stage>,
+    /// Stage indexes to try for a known host, longest base path first (host-specific before
+    /// any-host on a tie).
+    by_host: HashMap<Box<str>, Box<[u32]>>,
+    /// Stage indexes for any other host: the stages without `host`.
+    any_host: Box<[u32]>,
+    /// Warnings found while compiling (e.g. undefined stage variables in a URI).
+    pub warnings: Vec<Problem>,
+}
+
+#[derive(Debug)]
+pub struct Stage {
+    pub name: Arc<str>,
+    pub api: Arc<str>,
+    pub base_path: Box<str>,
+    pub host: Option<Box<str>>,
+    pub primary: Arc<Deployed>,
+    pub canary: Option<Canary>,
+}
+
+#[derive(Debug)]
+pub struct Canary {
+    pub percent: f64,
+    pub deployed: Arc<Deployed>,
+}
+
+/// A deployment's routes compiled with one set of stage variables.
+#[derive(Debug)]
+pub struct Deployed {
+    pub deployment_id: Arc<str>,
+    pub variables: Arc<BTreeMap<String, String>>,
+    router: Router,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    /// `GET /orders/{id}`: the route template, used in logs and metric labels.
+    pub template: Arc<str>,
+    /// `/orders/{id}`: `$context.resourcePath`.
+    pub resource_path: Arc<str>,
+    pub method: Method,
+    pub integration: Integration,
+}
+
+#[derive(Debug)]
+pub enum Integration {
+    HttpProxy(ProxyIntegration),
+    /// An integration that can only answer 500, as AWS does, e.g. because its URI uses a stage
+    /// variable the stage does not define. The reason goes to the log, not to the client.
+    Misconfigured {
+        reason: Arc<str>,
+    },
+}
+
+#[derive(Debug)]
+pub struct ProxyIntegration {
+    pub upstream: Arc<Selector>,
+    /// `Some` for `http://` endpoints: the URI's authority. `None` for backends: each target's own.
+    pub host_header: Option<Arc<str>>,
+    pub path: Box<[PathPart]>,
+    /// The URI's own query string, sent before the client's.
+    pub query: Option<Box<str>>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    Text(Box<str>),
+    /// Index into the route's captures.
+    Capture(usize),
+}
+
+impl ProxyIntegration {
+    /// The upstream path and query for one request: parameters filled in from `captures` of
+    /// `req_path`, the URI's query first, then the client's.
+    pub fn upstream_path(
+        &self,
+        req_path: &str,
+        captures: &[Capture],
+        client_query: Option<&str>,
+    ) -> String {
+        let mut out = String::with_capacity(req_path.len() + 32);
+        for part in self.path.iter() {
+            match part {
+                PathPart::Text(t) => out.push_str(t),
+                PathPart::Capture(i) => {
+                    if let Some((s, e)) = captures.get(*i) {
+                        out.push_str(req_path.get(*s as usize..*e as usize).unwrap_or(""));
+                    }
+                }
+            }
+        }
+        let client_query = client_query.filter(|q| !q.is_empty());
+        match (&self.query, client_query) {
+            (Some(a), Some(b)) => {
+                out.push('?');
+                out.push_str(a);
+                out.push('&');
+                out.push_str(b);
+            }
+            (Some(a), None) => {
+                out.push('?');
+                out.push_str(a);
+            }
+            (None, Some(b)) => {
+                out.push('?');
+                out.push_str(b);
+            }
+            (None, None) => {}
+        }
+        out
+    }
+}
+
+impl Deployed {
+    pub fn lookup(&self, method: Option<Method>, path: &str) -> Lookup {
+        self.router.lookup(method, path)
+    }
+}
+
+impl Snapshot {
+    /// The stage serving `host` (lowercase, without port) and `path`, and the rest of the path
+    /// after its base path ("" or "/...").
+    pub fn select_stage<'a, 'p>(
+        &'a self,
+        host: Option<&str>,
+        path: &'p str,
+    ) -> Option<(&'a Stage, &'p str)> {
+        let candidates = host
+            .and_then(|h| self.by_host.get(h))
+            .unwrap_or(&self.any_host);
+        candidates.iter().find_map(|i| {
+            let stage = self.stages.get(*i as usize)?;
+            strip_base(&stage.base_path, path).map(|rest| (stage, rest))
+        })
+    }
+}
+
+/// `path` without `base` when it lies under it: `/prod/x` under `/prod` is `/x`; `/production` is not.
+fn strip_base<'p>(base: &str, path: &'p str) -> Option<&'p str> {
+    if base == "/" {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(base)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_path_stripping() {
+        assert_eq!(strip_base("/prod", "/prod/x"), Some("/x"));
+        assert_eq!(strip_base("/prod", "/prod"), Some(""));
+        assert_eq!(strip_base("/prod", "/production"), None);
+        assert_eq!(strip_base("/", "/anything"), Some("/anything"));
+    }
+}

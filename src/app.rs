@@ -22,6 +22,7 @@ pub fn run(dir: PathBuf) -> Result<(), crate::config::Problems> {
     }
     let settings = snap.server.clone();
     tracing::info!(stages = snap.stages.len(), hash = %snap.hash, "configuration loaded");
+    crate::metrics::config_loaded(snap.generation);
     let store = Arc::new(Store::new(snap));
 
     let conf = ServerConf {

@@ -52,11 +52,22 @@ pub fn main() -> ExitCode {
 
 /// Everything a reload checks, plus the drafts in `apis/` (which the proxy never reads).
 fn validate(dir: &std::path::Path) -> ExitCode {
-    let result = config::load(dir, Scope::All).and_then(|(raw, mut warnings)| {
-        let snap = crate::snapshot::compile(&raw, 0)?;
-        warnings.0.extend(snap.warnings);
-        Ok(warnings)
-    });
+    let result = config::read_sources(dir, Scope::All)
+        .and_then(|sources| config::parse_sources(&sources))
+        .and_then(|raw| {
+            // Compile even when validation failed, so problems that only show per stage (URIs,
+            // backends) are reported in the same run.
+            let mut problems = config::validate::validate(&raw);
+            match crate::snapshot::compile(&raw, 0) {
+                Ok(snap) => problems.0.extend(snap.warnings),
+                Err(more) => problems.extend(more),
+            }
+            if problems.has_errors() {
+                Err(problems)
+            } else {
+                Ok(problems)
+            }
+        });
     match result {
         Ok(warnings) => {
             for w in &warnings.0 {

@@ -358,7 +358,9 @@ impl Validator {
                 } else {
                     format!("host {host:?}")
                 };
-                self.err(&file, s.base_path.as_ref().and_then(line), format!("stage {name:?} and stage {other:?} claim the same host and base path ({shown}, {base:?})"));
+                // Without base_path: the default comes from the file name; point at the top.
+                let at = s.base_path.as_ref().and_then(line).or_else(|| line(&s.api));
+                self.err(&file, at, format!("stage {name:?} and stage {other:?} claim the same host and base path ({shown}, {base:?})"));
             } else {
                 claimed.insert(key, name.clone());
             }

@@ -95,6 +95,7 @@ impl Reloader {
                 }
                 let generation = snap.generation;
                 self.store.publish(snap);
+                crate::metrics::config_reloaded(generation);
                 tracing::info!(generation, hash = %sources.hash, ?trigger, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "configuration reloaded");
                 Outcome::Published { generation }
             }
@@ -109,6 +110,7 @@ impl Reloader {
                 "reload rejected, still serving the last good configuration: {p}"
             );
         }
+        crate::metrics::config_reload_failed();
         self.store.record_failure(
             problems
                 .errors()

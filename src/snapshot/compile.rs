@@ -272,6 +272,8 @@ impl Compiler<'_> {
         };
         let target = match parse_target(&resolved) {
             Ok(t) => t,
+            // Without stage variables the URI is the deployment's alone: validation reported it.
+            Err(_) if !template.uses_stage_variables() => return None,
             Err(e) => {
                 self.problems.push(Problem::error(
                     dep_file,

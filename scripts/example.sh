@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the example: two demo backends (orders v1 on :9001, v2 on :9002) and the gateway serving
+# config/ on :8080 (admin on :9901). Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+cargo build --release --bin stagecraft --example demo_backend
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+target/release/examples/demo_backend --listen 127.0.0.1:9001 --name orders-v1 & pids+=($!)
+target/release/examples/demo_backend --listen 127.0.0.1:9002 --name orders-v2 & pids+=($!)
+cat <<'MSG'
+
+stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901/readyz). Try:
+  curl -i http://127.0.0.1:8080/prod/orders/42        # prod: 95% orders-v1, 5% orders-v2
+  for i in $(seq 100); do curl -s http://127.0.0.1:8080/prod/orders/1; echo; done | sort | uniq -c
+  curl -i http://127.0.0.1:8080/dev/orders/42         # dev: 100% orders-v2
+  curl -i -X DELETE http://127.0.0.1:8080/v1/orders/1 # v1 stage serves deployment shop-1: 405
+  edit config/stages/prod.yaml (e.g. alias: dev) and the next request follows it, no restart.
+
+MSG
+target/release/stagecraft run --config config & pids+=($!)
+wait "${pids[-1]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building stagecraft needs beyond the Rust toolchain, gcc, make and Python 3:
+# cmake (pingora's libz-ng-sys builds zlib-ng with it). Idempotent; sourced by the other scripts.
+set -euo pipefail
+if ! command -v cmake >/dev/null 2>&1; then
+  echo "setup: cmake is missing; installing it" >&2
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
+  else
+    # No root: PyPI's cmake wheel ships the binary.
+    python3 -m pip install --user --quiet cmake
+    export PATH="$HOME/.local/bin:$PATH"
+  fi
+fi
+cmake --version | head -1 >&2

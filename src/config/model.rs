@@ -162,6 +162,10 @@ pub struct CanaryDef {
     pub percent: Option<Located<f64>>,
     #[serde(default)]
     pub variables: BTreeMap<String, Located<String>>,
+    /// `header:NAME` or `cookie:NAME`: the split follows a hash of that value instead of chance,
+    /// so one client stays on one side.
+    #[serde(default)]
+    pub sticky: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -140,3 +140,47 @@ async fn round_robin_inside_a_version_named_directly() {
 async fn round_robin_inside_a_version_picked_by_alias() {
     round_robin_via("live").await;
 }
+
+/// A sticky alias (`sticky: "header:x-user"` on the backend): every request with the same
+/// `x-user` reaches the same version, distinct users split near the weights, and a request
+/// without the header still gets an answer (by chance).
+#[tokio::test]
+async fn sticky_alias_keeps_a_client_on_one_version() {
+    let v1 = Backend::start("v1").await;
+    let v2 = Backend::start("v2").await;
+    let spec = BackendSpec::new("svc")
+        .version("v1", [v1.addr()])
+        .version("v2", [v2.addr()])
+        .alias("live", [("v1", 50), ("v2", 50)])
+        .sticky("header:x-user");
+    let (_dir, gw) = gateway(spec, "live").await;
+
+    let mut c = Client::connect(gw.addr()).await;
+    let mut on_v2 = 0;
+    let users = 200;
+    for u in 0..users {
+        let user = format!("user-{u}");
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..3 {
+            let r = c
+                .request(hyper::Method::GET, "/s/w", &[("x-user", &user)], "")
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            seen.insert(r.backend().expect("x-backend").to_string());
+        }
+        assert_eq!(seen.len(), 1, "{user} was split across {seen:?}");
+        if seen.contains("v2") {
+            on_v2 += 1;
+        }
+    }
+    // 200 users at 50%: the share's standard deviation is 3.5 points; 15 points is over 4 sigma.
+    let share = on_v2 as f64 / users as f64;
+    assert!(
+        (0.35..=0.65).contains(&share),
+        "v2 got {:.0}% of users",
+        share * 100.0
+    );
+    let r = c.get("/s/w").await.unwrap();
+    assert_eq!(r.status, 200);
+}

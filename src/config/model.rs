@@ -48,6 +48,10 @@ pub struct BackendDef {
     pub versions: BTreeMap<String, Located<VersionDef>>,
     #[serde(default)]
     pub aliases: BTreeMap<String, Located<BTreeMap<String, Located<i64>>>>,
+    /// `header:NAME` or `cookie:NAME`: every alias of this backend picks the version by a hash of
+    /// that value, so a client keeps talking to one version.
+    #[serde(default)]
+    pub sticky: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@ use super::model::*;
 use super::route::{parse_route, RouteSpec, Segment};
 use super::uri::UriTemplate;
 use super::{Problem, Problems, RawConfig, APIS_DIR, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
+use crate::snapshot::sticky::StickyKey;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -181,6 +182,11 @@ impl Validator {
                     if !valid_target(&t.value) {
                         self.err(f, line(t), format!("invalid target {:?} in backend {bname:?} version {vname:?}: expected \"host:port\"", t.value));
                     }
+                }
+            }
+            if let Some(s) = &b.value.sticky {
+                if let Err(e) = StickyKey::parse(&s.value) {
+                    self.err(f, line(s), format!("backend {bname:?}: {e}"));
                 }
             }
             for (aname, weights) in &b.value.aliases {
@@ -377,6 +383,11 @@ impl Validator {
                     }
                 }
                 self.variables(&file, &c.variables);
+                if let Some(s) = &c.sticky {
+                    if let Err(e) = StickyKey::parse(&s.value) {
+                        self.err(&file, line(s), format!("canary: {e}"));
+                    }
+                }
             }
             if let Some(t) = &s.throttle {
                 if t.rate.is_nan() || t.rate <= 0.0 || t.burst == 0 {

@@ -6,7 +6,7 @@ use super::respond::GatewayError;
 use super::Forward;
 use crate::config::route::Method;
 use crate::snapshot::router::Lookup;
-use crate::snapshot::{Integration, Snapshot};
+use crate::snapshot::{sticky, Canary, Integration, Snapshot};
 use pingora::http::RequestHeader;
 use rand::Rng;
 
@@ -43,6 +43,18 @@ fn request_host(req: &RequestHeader) -> Option<String> {
     Some(host.to_ascii_lowercase())
 }
 
+/// Whether this request takes the canary: by chance, or by the hash of its sticky key.
+fn in_canary(c: &Canary, stage: &str, headers: &http::HeaderMap) -> bool {
+    if c.percent <= 0.0 {
+        return false;
+    }
+    match c.sticky.as_ref().and_then(|k| k.value(headers)) {
+        // Basis points, so 0.01% steps are honoured.
+        Some(v) => (sticky::hash(stage, v) % 10_000) < (c.percent * 100.0) as u64,
+        None => rand::rng().random::<f64>() * 100.0 < c.percent,
+    }
+}
+
 pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
     if let Some(len) = req
         .headers
@@ -60,9 +72,7 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
         return Decision::error(GatewayError::NotFound);
     };
     let deployed = match &stage.canary {
-        Some(c) if c.percent > 0.0 && rand::rng().random::<f64>() * 100.0 < c.percent => {
-            &c.deployed
-        }
+        Some(c) if in_canary(c, &stage.name, &req.headers) => &c.deployed,
         _ => &stage.primary,
     };
     let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
@@ -81,7 +91,7 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
     };
     match &route.integration {
         Integration::HttpProxy(p) => {
-            let version = p.upstream.pick().clone();
+            let version = p.upstream.pick(&req.headers).clone();
             let target = version.next_target();
             Decision::Forward(Forward {
                 upstream_path: p.upstream_path(rest, &captures, req.uri.query()),

@@ -3,6 +3,7 @@
 //! request ever parses configuration. Reports what only shows once a stage's variables meet a
 //! deployment's URIs, through the same located `Problem`s as validation.
 
+use super::sticky::StickyKey;
 use super::upstream::{build_peer, Selector, Version};
 use super::*;
 use crate::config::model::{IntegrationType, RouteDef};
@@ -144,7 +145,15 @@ impl Compiler<'_> {
                     })
                     .collect();
                 // Validation already reported unknown versions and zero sums.
-                if let Some(sel) = Selector::weighted(entries) {
+                if let Some(mut sel) = Selector::weighted(entries) {
+                    if let Some(key) = b
+                        .value
+                        .sticky
+                        .as_ref()
+                        .and_then(|s| StickyKey::parse(&s.value).ok())
+                    {
+                        sel = sel.with_sticky(key, &format!("{bname}:{aname}"));
+                    }
                     aliases.insert(aname.clone(), Arc::new(sel));
                 }
             }
@@ -173,6 +182,10 @@ impl Compiler<'_> {
                 let deployed = self.deployed(&file, name, &c.deployment.value, merged)?;
                 Some(Canary {
                     percent: c.percent.as_ref().map(|p| p.value).unwrap_or(0.0),
+                    sticky: c
+                        .sticky
+                        .as_ref()
+                        .and_then(|s| StickyKey::parse(&s.value).ok()),
                     deployed,
                 })
             }

@@ -6,6 +6,7 @@
 mod compile;
 pub mod picker;
 pub mod router;
+pub mod sticky;
 pub mod upstream;
 
 pub use compile::compile;
@@ -67,6 +68,8 @@ pub struct Stage {
 #[derive(Debug)]
 pub struct Canary {
     pub percent: f64,
+    /// Decide by a hash of this request key instead of chance.
+    pub sticky: Option<sticky::StickyKey>,
     pub deployed: Arc<Deployed>,
 }
 

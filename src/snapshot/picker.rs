@@ -37,6 +37,11 @@ impl WeightedPicker {
         }
     }
 
+    /// The sum of the weights: draws for `pick_with` range over `0..total`.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
     pub fn len(&self) -> usize {
         self.cumulative.len()
     }

@@ -3,6 +3,7 @@
 //! resolved, peers constructed); a request only picks and clones.
 
 use super::picker::WeightedPicker;
+use super::sticky::{hash, StickyKey};
 use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +73,8 @@ impl Version {
 pub struct Selector {
     versions: Box<[Arc<Version>]>,
     picker: WeightedPicker,
+    /// Pick by a hash of this request key (salted with `salt`) instead of chance.
+    sticky: Option<(StickyKey, Box<str>)>,
 }
 
 impl Selector {
@@ -79,6 +82,7 @@ impl Selector {
         Selector {
             versions: Box::new([version]),
             picker: WeightedPicker::single(),
+            sticky: None,
         }
     }
 
@@ -89,11 +93,27 @@ impl Selector {
         Some(Selector {
             versions: entries.into_iter().map(|(v, _)| v).collect(),
             picker,
+            sticky: None,
         })
     }
 
-    /// Picks the version for one request; retries keep it.
-    pub fn pick(&self) -> &Arc<Version> {
+    /// Makes the choice follow a hash of `key` (salted with `salt`, e.g. the alias name).
+    pub fn with_sticky(mut self, key: StickyKey, salt: &str) -> Selector {
+        self.sticky = Some((key, salt.into()));
+        self
+    }
+
+    /// Picks the version for one request; retries keep it. Sticky selectors hash the request's
+    /// key when it has one.
+    pub fn pick(&self, headers: &http::HeaderMap) -> &Arc<Version> {
+        if self.versions.len() > 1 {
+            if let Some((key, salt)) = &self.sticky {
+                if let Some(v) = key.value(headers) {
+                    let i = self.picker.pick_with(hash(salt, v) % self.picker.total());
+                    return &self.versions[i];
+                }
+            }
+        }
         &self.versions[self.picker.pick()]
     }
 

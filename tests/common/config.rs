@@ -20,6 +20,7 @@ pub struct BackendSpec {
     name: String,
     versions: Vec<(String, Vec<SocketAddr>)>,
     aliases: Vec<(String, Vec<(String, i64)>)>,
+    sticky: Option<String>,
 }
 
 impl BackendSpec {
@@ -28,7 +29,14 @@ impl BackendSpec {
             name: name.to_string(),
             versions: Vec::new(),
             aliases: Vec::new(),
+            sticky: None,
         }
+    }
+
+    /// `sticky: "header:NAME"` or `"cookie:NAME"`: every alias picks by a hash of that value.
+    pub fn sticky(mut self, key: &str) -> Self {
+        self.sticky = Some(key.to_string());
+        self
     }
 
     pub fn version(mut self, name: &str, targets: impl IntoIterator<Item = SocketAddr>) -> Self {
@@ -74,6 +82,9 @@ impl BackendSpec {
         let mut out = format!("{}: {{versions: {{{}}}", q(&self.name), versions.join(", "));
         if !aliases.is_empty() {
             write!(out, ", aliases: {{{}}}", aliases.join(", ")).expect("write to string");
+        }
+        if let Some(s) = &self.sticky {
+            write!(out, ", sticky: {}", q(s)).expect("write to string");
         }
         out.push('}');
         out

@@ -494,3 +494,49 @@ async fn backend_uri_selects_a_version_directly_or_through_an_alias() {
         assert_served(&get(gw.addr(), "/s/pinned/k").await, "A", "/pinned/k", None);
     }
 }
+
+/// Upstream connections are pooled: 50 sequential requests from 50 separate client
+/// connections reach the backend over far fewer connections (one, when nothing runs in
+/// parallel), across a reload too, since the pool is keyed by the peer, not the snapshot.
+#[tokio::test]
+async fn upstream_connections_are_pooled_and_reused() {
+    let a = Backend::start("A").await;
+    let dir = ConfigDir::new();
+    dir.put_deployment("shop-1", &Deployment::catch_all("shop", a.addr()));
+    dir.put_stage("s", &Stage::new("shop", "shop-1"));
+    let gw = Gateway::start(&dir).await;
+    for i in 0..25 {
+        assert_served(
+            &get(gw.addr(), &format!("/s/p{i}")).await,
+            "A",
+            &format!("/p{i}"),
+            None,
+        );
+    }
+    // A reload that keeps the same backend keeps its pooled connections.
+    dir.put_stage("s", &Stage::new("shop", "shop-1").var("unused", "x"));
+    common::eventually(
+        "stage variable change served",
+        std::time::Duration::from_secs(20),
+        || async {
+            gw.admin_get("/config")
+                .await
+                .is_some_and(|r| r.text().contains("unused"))
+        },
+    )
+    .await;
+    for i in 25..50 {
+        assert_served(
+            &get(gw.addr(), &format!("/s/p{i}")).await,
+            "A",
+            &format!("/p{i}"),
+            None,
+        );
+    }
+    assert_eq!(a.requests(), 50);
+    assert!(
+        a.connections() <= 3,
+        "50 sequential requests used {} upstream connections",
+        a.connections()
+    );
+}

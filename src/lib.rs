@@ -2,12 +2,14 @@
 //!
 //! Data flow: `config` (files -> serde model, validated) -> `snapshot` (compiled, immutable)
 //! -> `store` (one ArcSwap) -> `proxy` (thin pingora phases). `reload` rebuilds snapshots when
-//! the directory changes; `cli` and `app` wire it together.
+//! the directory changes; `deploy` (beside the flow) writes the files `config` reads: the
+//! deployment lifecycle; `cli` and `app` wire it together.
 
 pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

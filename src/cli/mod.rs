@@ -1,7 +1,14 @@
 //! Beside the data flow: the command line (DESIGN.md section 7). Each subcommand is a thin call
 //! into the library; exit codes are 0 for success and 1 for a problem the user must fix.
 
+mod canary;
+mod deploy;
+mod diff;
+mod history;
+mod promote;
 mod render;
+mod rollback;
+mod routes;
 
 use crate::config::{self, Scope};
 use clap::{Parser, Subcommand};
@@ -37,6 +44,28 @@ pub enum Command {
         /// A JSON file: {"template", "body", "params", "stage_variables", "context"}.
         case: PathBuf,
     },
+    /// Snapshot apis/API.yaml into a new immutable deployment and point a stage at it; prints its id.
+    Deploy(deploy::Args),
+    /// Point a stage back at its previous deployment, or at any deployment of its API.
+    Rollback(rollback::Args),
+    /// List the deployments a stage has served, the current one marked.
+    History(history::Args),
+    /// Routes added, removed and changed between an API's draft and what a stage serves.
+    Diff(diff::Args),
+    /// Send a share of a stage's requests to another deployment, with variable overrides.
+    Canary(canary::Args),
+    /// Make a stage's canary its deployment, merging the canary's variables; remove the canary.
+    Promote(promote::Args),
+    /// Show what each stage serves: routes, integrations and where their URIs resolve.
+    Routes(routes::Args),
+}
+
+/// `--config DIR`, shared by the lifecycle commands.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration directory.
+    #[arg(long = "config", value_name = "DIR", default_value = "config")]
+    pub dir: PathBuf,
 }
 
 pub fn main() -> ExitCode {
@@ -55,6 +84,46 @@ pub fn main() -> ExitCode {
         }
         Command::Validate { config } => validate(&config),
         Command::Render { case } => render::render(&case),
+        Command::Deploy(args) => deploy::run(&args),
+        Command::Rollback(args) => rollback::run(&args),
+        Command::History(args) => history::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Canary(args) => canary::run(&args),
+        Command::Promote(args) => promote::run(&args),
+        Command::Routes(args) => routes::run(&args),
+    }
+}
+
+/// A lifecycle command's error on stderr, `stagecraft COMMAND: what is wrong`; exit 1.
+fn failed(command: &str, e: &crate::deploy::Error) -> ExitCode {
+    eprintln!("stagecraft {command}: {e}");
+    ExitCode::FAILURE
+}
+
+/// Warnings about the files a command wrote go to stderr: stdout is for scripts.
+fn warn(problems: &config::Problems) {
+    for p in &problems.0 {
+        eprintln!("{p}");
+    }
+}
+
+/// Writes what a command prints for scripts; a closed pipe (`stagecraft history | head`) is
+/// not an error worth a panic.
+fn emit(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    ExitCode::SUCCESS
+}
+
+/// `--json` output: one pretty-printed document.
+fn print_json(value: &impl serde::Serialize) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => emit(&format!("{s}\n")),
+        Err(e) => {
+            eprintln!("stagecraft: cannot write JSON: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! model of its files (`model`), plus the semantic checks (`validate`) that name the file and line
 //! a user must fix. Pure: no sockets, no pingora. `snapshot` compiles what this module accepts.
 
+pub mod integrity;
 pub mod model;
 pub mod problem;
 pub mod route;
@@ -146,6 +147,9 @@ pub struct RawConfig {
     pub apis: BTreeMap<String, ApiFile>,
     pub deployments: BTreeMap<String, DeploymentFile>,
     pub stages: BTreeMap<String, StageFile>,
+    /// The text of each deployment file, by id: the model cannot show whether a deployment was
+    /// edited after `stagecraft deploy` sealed it (see `integrity`), its text can.
+    pub deployment_texts: BTreeMap<String, String>,
 }
 
 /// Parses one YAML file into `T`, turning a syntax or shape error into a located problem.
@@ -183,6 +187,7 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
     let mut apis = BTreeMap::new();
     let mut deployments = BTreeMap::new();
     let mut stages = BTreeMap::new();
+    let mut deployment_texts = BTreeMap::new();
     for f in &sources.files {
         let stem = f.stem().to_string();
         let folder = f.rel.split('/').next().unwrap_or("");
@@ -191,6 +196,7 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
                 apis.insert(stem, v);
             }),
             DEPLOYMENTS_DIR => parse_yaml::<DeploymentFile>(f).map(|v| {
+                deployment_texts.insert(stem.clone(), f.text.clone());
                 deployments.insert(stem, v);
             }),
             STAGES_DIR => parse_yaml::<StageFile>(f).map(|v| {
@@ -210,6 +216,7 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
             apis,
             deployments,
             stages,
+            deployment_texts,
         }),
         _ => Err(problems),
     }

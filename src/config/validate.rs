@@ -92,6 +92,17 @@ pub fn validate(raw: &RawConfig) -> Problems {
                 ),
             );
         }
+        // A hash that no longer matches means the file was edited after `stagecraft deploy`
+        // sealed it (see `config::integrity`); the model has no text, so RawConfig keeps it.
+        if let (Some(h), Some(text)) = (&dep.hash, raw.deployment_texts.get(id)) {
+            if super::integrity::check(text).is_err() {
+                v.err(
+                    &file,
+                    line(h),
+                    format!("deployment {id:?} was modified after it was deployed (hash mismatch)"),
+                );
+            }
+        }
         v.routes(&file, &dep.routes);
     }
     v.stages(raw);

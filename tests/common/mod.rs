@@ -7,7 +7,8 @@
 //!   ConfigMap layout) and knows the different ways editors replace files;
 //! - [`Gateway`] starts `stagecraft run`, waits until it is ready, and kills it on drop;
 //! - [`Backend`] is an echo server with hooks to hold, stream and observe bodies;
-//! - [`Client`] is exactly one keep-alive connection, so a test can see it close.
+//! - [`Client`] is exactly one keep-alive connection, so a test can see it close;
+//! - [`run_cli`] runs any other `stagecraft` command against the directory.
 //!
 //! Every wait is a poll with a generous deadline that only bounds a failure; nothing
 //! synchronises by sleeping.
@@ -17,11 +18,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod backend;
+mod cli;
 mod client;
 mod config;
 mod gateway;
 
 pub use backend::{Backend, UploadEvent};
+pub use cli::{run_cli, spawn_cli, CliRun};
 pub use client::{
     channel_body, full, get, get_with, read_reply, try_get, Body, ChannelBody, Client, Reply,
 };

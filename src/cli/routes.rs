@@ -1,0 +1,82 @@
+//! `stagecraft routes`: per stage (and canary), each route, its integration type and where its
+//! URI resolves, e.g. `backend://orders:live/x -> v1 95% [127.0.0.1:9001], v2 5% [...]`; or
+//! `--json` for scripts (one object per route).
+
+use super::{emit, failed, print_json, ConfigArg};
+use crate::deploy::RouteRow;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print JSON: [{stage, base_path, host, canary, deployment, traffic_percent, route,
+    /// integration, uri, endpoint, versions: [{name, weight, percent, targets}], error}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `95`, or `33.3` when not whole.
+fn pct(p: f64) -> String {
+    if (p - p.round()).abs() < 0.05 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+fn target(r: &RouteRow) -> String {
+    if let Some(e) = &r.error {
+        return format!("{} -> 500: {e}", r.uri.as_deref().unwrap_or("-"));
+    }
+    let Some(uri) = &r.uri else {
+        return "-".into();
+    };
+    let versions: Vec<String> = r
+        .versions
+        .iter()
+        .map(|v| {
+            let targets = format!("[{}]", v.targets.join(", "));
+            match &v.name {
+                Some(n) => format!("{n} {} {targets}", pct(v.percent)),
+                None => targets,
+            }
+        })
+        .collect();
+    format!("{uri} -> {}", versions.join(", "))
+}
+
+pub fn run(a: &Args) -> ExitCode {
+    let rows = match crate::deploy::routes(&a.config.dir) {
+        Ok(r) => r,
+        Err(e) => return failed("routes", &e),
+    };
+    if a.json {
+        return print_json(&rows);
+    }
+    let width = rows.iter().map(|r| r.route.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    let mut heading = None;
+    for r in &rows {
+        let this = (r.stage.as_str(), r.canary);
+        if heading != Some(this) {
+            heading = Some(this);
+            let host = r.host.as_deref().unwrap_or("any host");
+            let side = if r.canary { "canary" } else { "deployment" };
+            out.push_str(&format!(
+                "{} {}  {host}  {side} {} ({})\n",
+                r.stage,
+                r.base_path,
+                r.deployment,
+                pct(r.traffic_percent)
+            ));
+        }
+        out.push_str(&format!(
+            "  {:width$}  {:10}  {}\n",
+            r.route,
+            r.integration,
+            target(r)
+        ));
+    }
+    emit(&out)
+}

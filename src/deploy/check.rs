@@ -1,0 +1,84 @@
+//! Before anything is written: the configuration as the command would leave it, put through the
+//! parse, validation and compilation a reload runs. A command whose result the proxy would
+//! reject writes nothing and names the problems instead.
+
+use super::Error;
+use crate::config::{self, Problem, Problems, Scope, SourceFile};
+use std::path::Path;
+
+/// The draft a deploy copies, so that problems in the new deployment are reported on the
+/// draft's own lines (the file the user edits; the deployment does not exist yet).
+#[derive(Debug)]
+pub struct Draft {
+    pub file: SourceFile,
+    pub deployment_rel: String,
+    pub offset: Option<u64>,
+}
+
+/// Checks the directory with `changed` files replaced or added (and the draft, if any). Returns
+/// the warnings about the files the command touches; any error anywhere refuses.
+pub fn after(dir: &Path, changed: &[SourceFile], draft: Option<&Draft>) -> Result<Problems, Error> {
+    let mut sources =
+        config::read_sources(dir, Scope::Served).map_err(|problems| Error::Invalid {
+            what: format!("cannot read the configuration in {}", dir.display()),
+            problems,
+        })?;
+    for f in changed {
+        match sources.files.iter_mut().find(|s| s.rel == f.rel) {
+            Some(s) => s.text.clone_from(&f.text),
+            None => sources.files.push(f.clone()),
+        }
+    }
+    if let Some(d) = draft {
+        sources.files.push(d.file.clone());
+    }
+    let mut problems = match config::parse_sources(&sources) {
+        Err(p) => p,
+        Ok(raw) => {
+            let mut p = config::validate::validate(&raw);
+            if let Some(d) = draft {
+                // The deployment holds the draft's routes, which are validated in the draft.
+                p.0.retain(|x| x.file != d.deployment_rel);
+            }
+            match crate::snapshot::compile(&raw, 0) {
+                Ok(snap) => p.0.extend(snap.warnings),
+                Err(more) => p.extend(more),
+            }
+            p
+        }
+    };
+    if let Some(d) = draft {
+        for p in &mut problems.0 {
+            if p.file == d.deployment_rel {
+                p.file.clone_from(&d.file.rel);
+                p.line = d
+                    .offset
+                    .and_then(|o| p.line.and_then(|l| l.checked_sub(o)))
+                    .filter(|l| *l > 0);
+            }
+        }
+    }
+    let mut seen = Vec::<Problem>::new();
+    problems.0.retain(|p| {
+        let new = !seen.contains(p);
+        if new {
+            seen.push(p.clone());
+        }
+        new
+    });
+    if problems.has_errors() {
+        let mut ordered: Vec<Problem> = problems.errors().cloned().collect();
+        ordered.extend(problems.warnings().cloned());
+        return Err(Error::Invalid {
+            what: "nothing was written: the configuration would not load (a running proxy would keep serving its last good snapshot)".into(),
+            problems: Problems(ordered),
+        });
+    }
+    let touched: Vec<&str> = changed
+        .iter()
+        .map(|f| f.rel.as_str())
+        .chain(draft.map(|d| d.file.rel.as_str()))
+        .collect();
+    problems.0.retain(|p| touched.contains(&p.file.as_str()));
+    Ok(problems)
+}

@@ -1,0 +1,74 @@
+//! Beside the data flow: the deployment lifecycle (DESIGN.md sections 1, 2 and 7). This module
+//! writes the files that `config` reads (new immutable `deployments/ID.yaml`, and the
+//! `deployment`, `history`, `canary` and `variables` of `stages/NAME.yaml`), and the running
+//! proxy serves them through its ordinary reload. It never talks to the proxy.
+//!
+//! Every command that writes holds the directory lock (`files::DirLock`) from its first read to
+//! its last write, checks the configuration it is about to leave with the same validation and
+//! compilation a reload runs (`check`), and writes each file atomically, so the proxy never sees
+//! a half-written file nor one it would reject.
+//!
+//! Stage history (newest last) records every change of a stage's deployment: `deploy`,
+//! `rollback` and `promote` each append `{deployment, at}`.
+
+mod check;
+mod create;
+mod deployment;
+mod diff;
+mod files;
+mod history;
+mod routes;
+mod stage;
+mod switch;
+mod yaml;
+
+pub use create::{deploy, Deployed};
+pub use diff::{diff, Diff, FieldChange, RouteChange};
+pub use history::{history, History, HistoryRow};
+pub use routes::{routes, RouteRow, VersionRow};
+pub use switch::{
+    promote, remove_canary, rollback, set_canary, CanaryRequest, CanarySet, Promoted, Switched,
+};
+
+use crate::config::Problems;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// What was asked cannot be done: an unknown stage or deployment, a draft that is missing...
+    #[error("{0}")]
+    Refused(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The configuration (as it is, or as the command would leave it) does not validate.
+    #[error("{what}:\n{problems}")]
+    Invalid { what: String, problems: Problems },
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn refused(msg: impl Into<String>) -> Error {
+        Error::Refused(msg.into())
+    }
+}
+
+/// Names of APIs, stages and deployments: they become file names, so they follow the stage-name
+/// rule (letters, digits, `-`, `_`), which also keeps them from escaping the directory.
+fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    if crate::config::validate::valid_stage_name(name) {
+        Ok(())
+    } else {
+        Err(Error::refused(format!(
+            "invalid {what} name {name:?}: letters, digits, '-' and '_' only, at most 128 characters"
+        )))
+    }
+}

@@ -1,0 +1,227 @@
+//! `stagecraft routes`: what each stage serves. For every route of a stage's deployment (and of
+//! its canary): the integration type, its URI with the stage variables substituted, and where
+//! that URI goes: the versions of a backend alias with their share and targets, or the host of
+//! an `http://` URI. The directory must load (validate and compile) as the proxy would load it.
+
+use super::Error;
+use crate::config::route::parse_route;
+use crate::config::uri::{parse_target, Endpoint, UriTemplate};
+use crate::config::{self, RawConfig, RouteDef, Scope};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct RouteRow {
+    pub stage: String,
+    pub base_path: String,
+    pub host: Option<String>,
+    /// `false` for the stage's deployment, `true` for its canary.
+    pub canary: bool,
+    pub deployment: String,
+    /// The share of the stage's requests this side takes.
+    pub traffic_percent: f64,
+    pub route: String,
+    /// `http_proxy`, `http`, `mock`...
+    pub integration: String,
+    /// The URI with the stage variables substituted (`None` for mock integrations).
+    pub uri: Option<String>,
+    /// `backend://NAME:ALIAS` or `http://host:port`: what the versions belong to.
+    pub endpoint: Option<String>,
+    pub versions: Vec<VersionRow>,
+    /// Why requests to this route cannot reach a backend (they get 500).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VersionRow {
+    /// The version's name; `None` for a plain `http://` endpoint.
+    pub name: Option<String>,
+    pub weight: u64,
+    pub percent: f64,
+    pub targets: Vec<String>,
+}
+
+/// `HttpProxy` -> `http_proxy`, as the files spell it.
+fn type_name(kind: &impl std::fmt::Debug) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{kind:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// The versions an endpoint spreads requests over, with their shares.
+fn versions(raw: &RawConfig, endpoint: &Endpoint) -> Result<Vec<VersionRow>, String> {
+    let (name, selector) = match endpoint {
+        Endpoint::Http { host, port, .. } => {
+            return Ok(vec![VersionRow {
+                name: None,
+                weight: 1,
+                percent: 100.0,
+                targets: vec![format!("{host}:{port}")],
+            }])
+        }
+        Endpoint::Backend { name, selector } => (name, selector),
+    };
+    let b = &raw
+        .gateway
+        .backends
+        .get(name)
+        .ok_or_else(|| format!("unknown backend {name:?}"))?
+        .value;
+    let weights: Vec<(String, u64)> = match b.aliases.get(selector) {
+        Some(alias) => alias
+            .value
+            .iter()
+            .map(|(v, w)| (v.clone(), u64::try_from(w.value).unwrap_or(0)))
+            .collect(),
+        None if b.versions.contains_key(selector) => vec![(selector.clone(), 1)],
+        None => {
+            return Err(format!(
+                "backend {name:?} has no alias or version {selector:?}"
+            ))
+        }
+    };
+    let total: u64 = weights.iter().map(|(_, w)| w).sum();
+    Ok(weights
+        .into_iter()
+        .map(|(v, weight)| VersionRow {
+            targets: b
+                .versions
+                .get(&v)
+                .map(|ver| ver.value.targets.iter().map(|t| t.value.clone()).collect())
+                .unwrap_or_default(),
+            name: Some(v),
+            weight,
+            percent: if total == 0 {
+                0.0
+            } else {
+                weight as f64 * 100.0 / total as f64
+            },
+        })
+        .collect())
+}
+
+struct Side<'a> {
+    stage: &'a str,
+    base_path: String,
+    host: Option<String>,
+    canary: bool,
+    deployment: &'a str,
+    traffic_percent: f64,
+    variables: BTreeMap<String, String>,
+}
+
+fn row(raw: &RawConfig, side: &Side, def: &RouteDef) -> RouteRow {
+    let route = parse_route(&def.route.value)
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| def.route.value.clone());
+    let mut out = RouteRow {
+        stage: side.stage.to_string(),
+        base_path: side.base_path.clone(),
+        host: side.host.clone(),
+        canary: side.canary,
+        deployment: side.deployment.to_string(),
+        traffic_percent: side.traffic_percent,
+        route,
+        integration: type_name(&def.integration.kind.value),
+        uri: None,
+        endpoint: None,
+        versions: Vec::new(),
+        error: None,
+    };
+    let Some(uri) = &def.integration.uri else {
+        return out;
+    };
+    let resolved = UriTemplate::parse(&uri.value).and_then(|t| {
+        t.substitute(&side.variables)
+            .map_err(|missing| format!("undefined stage variable(s) {}", missing.join(", ")))
+    });
+    let target = resolved.and_then(|u| {
+        out.uri = Some(u.clone());
+        parse_target(&u)
+    });
+    match target.and_then(|t| {
+        out.endpoint = Some(match &t.endpoint {
+            Endpoint::Backend { name, selector } => format!("backend://{name}:{selector}"),
+            Endpoint::Http { host, port, tls } => {
+                format!("{}://{host}:{port}", if *tls { "https" } else { "http" })
+            }
+        });
+        versions(raw, &t.endpoint)
+    }) {
+        Ok(v) => out.versions = v,
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
+    let invalid = |problems| Error::Invalid {
+        what: format!("{} does not load", dir.display()),
+        problems,
+    };
+    let sources = config::read_sources(dir, Scope::Served).map_err(invalid)?;
+    let raw = config::parse_sources(&sources).map_err(invalid)?;
+    let problems = config::validate::validate(&raw);
+    if problems.has_errors() {
+        return Err(invalid(problems));
+    }
+    // What the proxy would compile: a directory it would reject has nothing to show.
+    crate::snapshot::compile(&raw, 0).map_err(invalid)?;
+    let mut rows = Vec::new();
+    for (name, s) in &raw.stages {
+        let variables: BTreeMap<String, String> = s
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        let canary_percent = s
+            .canary
+            .as_ref()
+            .map(|c| c.percent.as_ref().map(|p| p.value).unwrap_or(0.0))
+            .unwrap_or(0.0);
+        let base = Side {
+            stage: name,
+            base_path: s
+                .base_path
+                .as_ref()
+                .map(|b| b.value.clone())
+                .unwrap_or_else(|| format!("/{name}")),
+            host: s.host.as_ref().map(|h| h.value.clone()),
+            canary: false,
+            deployment: &s.deployment.value,
+            traffic_percent: 100.0 - canary_percent,
+            variables,
+        };
+        let mut sides = Vec::new();
+        if let Some(c) = &s.canary {
+            let mut merged = base.variables.clone();
+            merged.extend(
+                c.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.value.clone())),
+            );
+            sides.push(Side {
+                base_path: base.base_path.clone(),
+                host: base.host.clone(),
+                canary: true,
+                deployment: &c.deployment.value,
+                traffic_percent: canary_percent,
+                variables: merged,
+                ..base
+            });
+        }
+        sides.insert(0, base);
+        for side in &sides {
+            if let Some(dep) = raw.deployments.get(side.deployment) {
+                rows.extend(dep.routes.iter().map(|def| row(&raw, side, def)));
+            }
+        }
+    }
+    Ok(rows)
+}

@@ -15,6 +15,8 @@ stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:
   curl -i http://127.0.0.1:8080/prod/orders/42        # prod: 95% orders-v1, 5% orders-v2
   for i in $(seq 100); do curl -s http://127.0.0.1:8080/prod/orders/1; echo; done | sort | uniq -c
   curl -i http://127.0.0.1:8080/dev/orders/42         # dev: 100% orders-v2
+  curl -i http://127.0.0.1:8080/dev/ping              # mock integration (no backend)
+  curl -i http://127.0.0.1:8080/dev/orders/42/summary # http integration, templated response
   curl -i -X DELETE http://127.0.0.1:8080/v1/orders/1 # v1 stage serves deployment shop-1: 405
   edit config/stages/prod.yaml (e.g. alias: dev) and the next request follows it, no restart.
 

@@ -15,4 +15,5 @@ pub mod proxy;
 pub mod reload;
 pub mod snapshot;
 pub mod store;
+pub mod template;
 pub mod timefmt;

@@ -38,6 +38,24 @@ pub fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `24/Nov/2026:12:00:00 +0000`: `$context.requestTime` as AWS writes it (CLF).
+pub fn clf(t: SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    let month = MONTHS[(mo as usize).saturating_sub(1) % 12];
+    format!("{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000")
+}
+
+/// Milliseconds since the epoch: `$context.requestTimeEpoch`.
+pub fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +71,10 @@ mod tests {
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            clf(UNIX_EPOCH + Duration::from_secs(1_795_521_600)),
+            "24/Nov/2026:12:00:00 +0000"
         );
     }
 }

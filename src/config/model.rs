@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+use indexmap::IndexMap;
 use std::collections::BTreeMap;
 
 /// A string value with the line and column it was read from.
@@ -116,8 +117,9 @@ pub struct IntegrationDef {
     pub uri: Option<Located<String>>,
     #[serde(default)]
     pub request_parameters: BTreeMap<String, Located<String>>,
+    /// In file order: with no Accept match, the first response template is used.
     #[serde(default)]
-    pub request_templates: BTreeMap<String, Located<String>>,
+    pub request_templates: IndexMap<String, Located<String>>,
     #[serde(default)]
     pub passthrough_behavior: PassthroughBehavior,
     #[serde(default)]
@@ -134,8 +136,9 @@ pub struct IntegrationResponseDef {
     pub status: Located<u16>,
     #[serde(default)]
     pub headers: BTreeMap<String, Located<String>>,
+    /// In file order: with no Accept match, the first is used (as AWS does).
     #[serde(default)]
-    pub templates: BTreeMap<String, Located<String>>,
+    pub templates: IndexMap<String, Located<String>>,
 }
 
 /// `stages/NAME.yaml`: one addressable instance of an API.

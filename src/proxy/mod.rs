@@ -5,6 +5,7 @@
 
 mod respond;
 mod route;
+mod templated;
 
 pub use respond::GatewayError;
 
@@ -13,6 +14,7 @@ use crate::snapshot::Snapshot;
 use crate::store::Store;
 use async_trait::async_trait;
 use bytes::Bytes;
+use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -25,11 +27,17 @@ use std::time::Duration;
 /// The pingora proxy application: holds the store, nothing per request.
 pub struct Gateway {
     store: Arc<Store>,
+    /// Upstream connections of `http` integrations, which the gateway calls itself (the
+    /// streaming proxy path uses pingora's own pool).
+    connector: Connector,
 }
 
 impl Gateway {
     pub fn new(store: Arc<Store>) -> Gateway {
-        Gateway { store }
+        Gateway {
+            store,
+            connector: Connector::new(None),
+        }
     }
 }
 
@@ -43,6 +51,8 @@ pub struct Forward {
     /// `Host` sent upstream for `http://` endpoints; `None`: the target's own `host:port`.
     pub host_header: Option<Arc<str>>,
     pub timeout: Duration,
+    /// Headers from `request_parameters`, set on the upstream request.
+    pub extra_headers: Vec<(http::HeaderName, String)>,
 }
 
 /// Per-request state: the snapshot it started with and what was decided for it.
@@ -97,9 +107,48 @@ impl ProxyHttp for Gateway {
         let decision = decide(&snapshot, session.req_header());
         ctx.snapshot = Some(snapshot);
         match decision {
-            Decision::Forward(f) => {
+            Decision::Forward(mut f, mapped) => {
+                if let Some(call) = mapped {
+                    if let Some(route) = call.route() {
+                        if let crate::snapshot::Integration::HttpProxy(p) = &route.integration {
+                            let client = session
+                                .client_addr()
+                                .and_then(|a| a.as_inet())
+                                .map(|a| a.ip());
+                            let (headers, path) = templated::proxy_mapping(
+                                session.req_header(),
+                                &call,
+                                route,
+                                p,
+                                &ctx.request_id,
+                                client,
+                            );
+                            f.extra_headers = headers;
+                            f.upstream_path = path;
+                        }
+                    }
+                }
                 ctx.forward = Some(f);
                 Ok(false)
+            }
+            Decision::Templated(call) => {
+                let outcome = match call.route().map(|r| &r.integration) {
+                    Some(crate::snapshot::Integration::Mock(m)) => {
+                        let m = m.clone();
+                        templated::serve_mock(session, ctx, &call, &m).await
+                    }
+                    Some(crate::snapshot::Integration::Http(h)) => {
+                        let h = h.clone();
+                        templated::serve_http(session, ctx, &call, &h, &self.connector).await
+                    }
+                    _ => Err(templated::Failure::Internal(
+                        "templated route without a templated integration".into(),
+                    )),
+                };
+                if let Err(f) = outcome {
+                    templated::answer_failure(session, ctx, f).await?;
+                }
+                Ok(true)
             }
             Decision::Error { error, allow, log } => {
                 if let Some(reason) = log {
@@ -184,6 +233,9 @@ impl ProxyHttp for Gateway {
             upstream.insert_header("x-forwarded-for", xff)?;
         }
         upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        for (k, v) in &f.extra_headers {
+            upstream.insert_header(k.clone(), v.as_str())?;
+        }
         Ok(())
     }
 

@@ -5,13 +5,37 @@
 use super::respond::GatewayError;
 use super::Forward;
 use crate::config::route::Method;
+use crate::snapshot::router::Capture;
 use crate::snapshot::router::Lookup;
-use crate::snapshot::{sticky, Canary, Integration, Snapshot};
+use crate::snapshot::{sticky, Canary, Deployed, Integration, Route, Snapshot};
 use pingora::http::RequestHeader;
 use rand::Rng;
+use std::sync::Arc;
+
+/// The route a request matched, kept for the phases that need more than the forward decision.
+pub struct Call {
+    pub stage: Arc<str>,
+    pub api: Arc<str>,
+    pub deployed: Arc<Deployed>,
+    pub route: u32,
+    /// Byte ranges of the captured parameters, relative to the path after the base path.
+    pub captures: Vec<Capture>,
+    /// Where the path after the base path starts in the request path.
+    pub rest_start: usize,
+    pub canary: bool,
+}
+
+impl Call {
+    pub fn route(&self) -> Option<&Route> {
+        self.deployed.routes.get(self.route as usize)
+    }
+}
 
 pub enum Decision {
-    Forward(Forward),
+    /// Stream to the backend. `mapped` is set when the route has `request_parameters`.
+    Forward(Forward, Option<Call>),
+    /// An `http` or `mock` integration: buffered, templated, answered by `proxy::templated`.
+    Templated(Call),
     Error {
         error: GatewayError,
         allow: Option<String>,
@@ -86,28 +110,43 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
         }
         Lookup::NotFound => return Decision::error(GatewayError::NotFound),
     };
-    let Some(route) = deployed.routes.get(route as usize) else {
+    let Some(r) = deployed.routes.get(route as usize) else {
         return Decision::error(GatewayError::InternalServerError);
     };
-    match &route.integration {
+    let call = || Call {
+        stage: stage.name.clone(),
+        api: stage.api.clone(),
+        deployed: deployed.clone(),
+        route,
+        captures: captures.clone(),
+        rest_start: path.len() - rest.len(),
+        canary: !Arc::ptr_eq(deployed, &stage.primary),
+    };
+    match &r.integration {
         Integration::HttpProxy(p) => {
             let version = p.upstream.pick(&req.headers).clone();
             let target = version.next_target();
-            Decision::Forward(Forward {
-                upstream_path: p.upstream_path(rest, &captures, req.uri.query()),
-                host_header: p.host_header.clone(),
-                timeout: p.timeout,
-                version,
-                target,
-                attempts: 0,
-            })
+            let mapped = (!p.params.is_empty()).then(call);
+            Decision::Forward(
+                Forward {
+                    upstream_path: p.upstream_path(rest, &captures, req.uri.query()),
+                    host_header: p.host_header.clone(),
+                    timeout: p.timeout,
+                    version,
+                    target,
+                    attempts: 0,
+                    extra_headers: Vec::new(),
+                },
+                mapped,
+            )
         }
+        Integration::Http(_) | Integration::Mock(_) => Decision::Templated(call()),
         Integration::Misconfigured { reason } => Decision::Error {
             error: GatewayError::InternalServerError,
             allow: None,
             log: Some(format!(
                 "stage {:?} route {:?}: {reason}",
-                stage.name, route.template
+                stage.name, r.template
             )),
         },
     }

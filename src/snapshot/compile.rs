@@ -3,13 +3,19 @@
 //! request ever parses configuration. Reports what only shows once a stage's variables meet a
 //! deployment's URIs, through the same located `Problem`s as validation.
 
+use super::mapping::{parse_header_source, parse_request_parameter, ParamMapping, ParamSource};
 use super::sticky::StickyKey;
+use super::templated::{
+    compile_pattern, HttpIntegration, IntegrationResponse, MockIntegration, Responses, TemplateSet,
+};
 use super::upstream::{build_peer, Selector, Version};
 use super::*;
+use crate::config::model::IntegrationDef;
 use crate::config::model::{IntegrationType, RouteDef};
 use crate::config::route::parse_route;
 use crate::config::uri::{parse_target, Endpoint, PathPiece, UriTemplate};
 use crate::config::{Problem, Problems, RawConfig, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
+use crate::template::{Limits as TemplateLimits, Template};
 use std::net::ToSocketAddrs;
 
 struct CompiledBackend {
@@ -24,6 +30,8 @@ struct Compiler<'a> {
     /// `http://` endpoints shared by every route and stage that names them.
     endpoints: HashMap<(String, u16, bool), Arc<Selector>>,
     limits: Limits,
+    template_cache: HashMap<String, Arc<Template>>,
+    template_limits: TemplateLimits,
 }
 
 /// Compiles a validated configuration. `generation` is the number the snapshot will carry.
@@ -40,6 +48,8 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
         backends: BTreeMap::new(),
         endpoints: HashMap::new(),
         limits,
+        template_cache: HashMap::new(),
+        template_limits: TemplateLimits::default(),
     };
     c.backends();
     let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
@@ -62,6 +72,10 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
         hash: raw.hash.clone(),
         server,
         limits,
+        template_limits: crate::template::Limits {
+            max_output_bytes: usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX),
+            ..crate::template::Limits::default()
+        },
         stages,
         by_host,
         any_host,
@@ -230,6 +244,7 @@ impl Compiler<'_> {
                 template: spec.to_string().into(),
                 resource_path: spec.resource_path().into(),
                 method: spec.method,
+                param_names: spec.param_names().map(Into::into).collect(),
                 integration,
             });
         }
@@ -251,17 +266,86 @@ impl Compiler<'_> {
         vars: &BTreeMap<String, String>,
     ) -> Option<Integration> {
         let i = &def.integration;
-        match i.kind.value {
-            IntegrationType::HttpProxy => {}
-            other => {
-                self.problems.push(Problem::error(
-                    dep_file,
-                    Some(i.kind.referenced.line()),
-                    format!("integration type {other:?} of route {:?} is not supported by this build yet (http_proxy is)", def.route.value),
-                ));
-                return None;
+        let route = def.route.value.as_str();
+        let mut missing = Vec::new();
+        let integration = match i.kind.value {
+            IntegrationType::HttpProxy => {
+                let mut target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
+                    Ok(t) => t,
+                    Err(misconfigured) => return Some(misconfigured),
+                };
+                target.params = self.params(dep_file, route, i, vars, &mut missing)?;
+                // The proxy path streams the body, so nothing can be read from it.
+                if target
+                    .params
+                    .iter()
+                    .any(|m| matches!(m.source, ParamSource::Body | ParamSource::BodyPath(_)))
+                {
+                    self.problems.push(Problem::error(
+                        dep_file,
+                        Some(i.kind.referenced.line()),
+                        format!("route {route:?}: http_proxy streams the body, so request_parameters cannot read method.request.body (use type: http)"),
+                    ));
+                    return None;
+                }
+                Integration::HttpProxy(target)
             }
+            IntegrationType::Http => {
+                let mut target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
+                    Ok(t) => t,
+                    Err(misconfigured) => return Some(misconfigured),
+                };
+                let params = self.params(dep_file, route, i, vars, &mut missing)?;
+                target.params = Box::new([]);
+                Integration::Http(Arc::new(HttpIntegration {
+                    target,
+                    request_templates: self.templates(
+                        dep_file,
+                        route,
+                        "request template",
+                        &i.request_templates,
+                    )?,
+                    passthrough: i.passthrough_behavior,
+                    params,
+                    responses: self.responses(dep_file, route, i, vars, &mut missing)?,
+                }))
+            }
+            IntegrationType::Mock => Integration::Mock(Arc::new(MockIntegration {
+                request_templates: self.templates(
+                    dep_file,
+                    route,
+                    "request template",
+                    &i.request_templates,
+                )?,
+                passthrough: i.passthrough_behavior,
+                responses: self.responses(dep_file, route, i, vars, &mut missing)?,
+            })),
+        };
+        if !missing.is_empty() {
+            self.problems.push(Problem::warning(
+                stage_file,
+                None,
+                format!(
+                    "route {route:?} maps undefined stage variable(s) {} in stage {stage:?}: they map to \"\" (deployment {dep_file})",
+                    missing.join(", ")
+                ),
+            ));
         }
+        Some(integration)
+    }
+
+    /// The upstream of an `http_proxy` or `http` integration, or (as `Err`) an integration that
+    /// can only answer 500 because the URI uses an undefined stage variable.
+    fn target(
+        &mut self,
+        dep_file: &str,
+        stage_file: &str,
+        stage: &str,
+        def: &RouteDef,
+        spec: &crate::config::route::RouteSpec,
+        vars: &BTreeMap<String, String>,
+    ) -> Option<Result<ProxyIntegration, Integration>> {
+        let i = &def.integration;
         let uri = i.uri.as_ref()?;
         let uri_line = Some(uri.referenced.line());
         let template = UriTemplate::parse(&uri.value).ok()?;
@@ -278,9 +362,9 @@ impl Compiler<'_> {
                     None,
                     format!("{reason}: requests to it get 500 (deployment {dep_file})"),
                 ));
-                return Some(Integration::Misconfigured {
+                return Some(Err(Integration::Misconfigured {
                     reason: reason.into(),
-                });
+                }));
             }
         };
         let target = match parse_target(&resolved) {
@@ -384,12 +468,142 @@ impl Compiler<'_> {
             .as_ref()
             .map(|t| Duration::from_millis(t.value))
             .unwrap_or(self.limits.integration_timeout);
-        Some(Integration::HttpProxy(ProxyIntegration {
+        Some(Ok(ProxyIntegration {
             upstream,
             host_header,
             path: path.into(),
             query: target.query.map(Into::into),
             timeout,
+            params: Box::new([]),
         }))
+    }
+
+    fn params(
+        &mut self,
+        dep_file: &str,
+        route: &str,
+        i: &IntegrationDef,
+        vars: &BTreeMap<String, String>,
+        missing: &mut Vec<String>,
+    ) -> Option<Box<[ParamMapping]>> {
+        let mut out = Vec::with_capacity(i.request_parameters.len());
+        let mut ok = true;
+        for (target, source) in &i.request_parameters {
+            match parse_request_parameter(target, &source.value, vars, missing) {
+                Ok(m) => out.push(m),
+                Err(e) => {
+                    ok = false;
+                    self.problems.push(Problem::error(
+                        dep_file,
+                        Some(source.referenced.line()),
+                        format!("route {route:?}: {e}"),
+                    ));
+                }
+            }
+        }
+        ok.then(|| out.into())
+    }
+
+    /// Compiles templates once per snapshot: the same text in several stages or routes is
+    /// shared.
+    fn templates(
+        &mut self,
+        dep_file: &str,
+        route: &str,
+        what: &str,
+        defs: &indexmap::IndexMap<String, crate::config::model::Located<String>>,
+    ) -> Option<TemplateSet> {
+        let mut out = Vec::with_capacity(defs.len());
+        let mut ok = true;
+        for (media, src) in defs {
+            if let Some(t) = self.template_cache.get(&src.value) {
+                out.push((media.clone(), t.clone()));
+                continue;
+            }
+            match Template::compile_with_limits(&src.value, &self.template_limits) {
+                Ok(t) => {
+                    let t = Arc::new(t);
+                    self.template_cache.insert(src.value.clone(), t.clone());
+                    out.push((media.clone(), t));
+                }
+                Err(e) => {
+                    ok = false;
+                    self.problems.push(Problem::error(
+                        dep_file,
+                        Some(src.referenced.line()),
+                        format!("route {route:?}: {what} {media:?}: template line {e}"),
+                    ));
+                }
+            }
+        }
+        ok.then(|| TemplateSet::new(out))
+    }
+
+    fn responses(
+        &mut self,
+        dep_file: &str,
+        route: &str,
+        i: &IntegrationDef,
+        vars: &BTreeMap<String, String>,
+        missing: &mut Vec<String>,
+    ) -> Option<Responses> {
+        let mut out = Vec::with_capacity(i.responses.len());
+        let mut ok = true;
+        for r in &i.responses {
+            let pattern = match &r.selection_pattern {
+                Some(p) if !p.value.is_empty() => match compile_pattern(&p.value) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        ok = false;
+                        self.problems.push(Problem::error(
+                            dep_file,
+                            Some(p.referenced.line()),
+                            format!("route {route:?}: {e}"),
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            if !(100..=599).contains(&r.status.value) {
+                ok = false;
+                self.problems.push(Problem::error(
+                    dep_file,
+                    Some(r.status.referenced.line()),
+                    format!(
+                        "route {route:?}: integration response status {} is not an HTTP status",
+                        r.status.value
+                    ),
+                ));
+            }
+            let mut headers = Vec::with_capacity(r.headers.len());
+            for (name, source) in &r.headers {
+                let parsed = http::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("invalid header name {name:?}"))
+                    .and_then(|n| {
+                        parse_header_source(&source.value, vars, missing).map(|s| (n, s))
+                    });
+                match parsed {
+                    Ok(h) => headers.push(h),
+                    Err(e) => {
+                        ok = false;
+                        self.problems.push(Problem::error(
+                            dep_file,
+                            Some(source.referenced.line()),
+                            format!("route {route:?}: {e}"),
+                        ));
+                    }
+                }
+            }
+            let templates = self.templates(dep_file, route, "response template", &r.templates);
+            ok &= templates.is_some();
+            out.push(IntegrationResponse {
+                pattern,
+                status: r.status.value,
+                headers: headers.into(),
+                templates: templates.unwrap_or_default(),
+            });
+        }
+        ok.then(|| Responses(out.into()))
     }
 }

@@ -4,9 +4,11 @@
 //! read it; a reload builds a new one. Pure: no sockets, no pingora request types.
 
 mod compile;
+pub mod mapping;
 pub mod picker;
 pub mod router;
 pub mod sticky;
+pub mod templated;
 pub mod upstream;
 
 pub use compile::compile;
@@ -45,6 +47,8 @@ pub struct Snapshot {
     pub hash: String,
     pub server: ServerSettings,
     pub limits: Limits,
+    /// Bounds of every template render (output capped at `limits.max_body_bytes`).
+    pub template_limits: crate::template::Limits,
     pub stages: Vec<Stage>,
     /// Stage indexes to try for a known host, longest base path first (host-specific before
     /// any-host on a tie).
@@ -89,12 +93,18 @@ pub struct Route {
     /// `/orders/{id}`: `$context.resourcePath`.
     pub resource_path: Arc<str>,
     pub method: Method,
+    /// Names of the captured parameters, in path order (the order of the router's captures).
+    pub param_names: Box<[Box<str>]>,
     pub integration: Integration,
 }
 
 #[derive(Debug)]
 pub enum Integration {
     HttpProxy(ProxyIntegration),
+    /// Non-proxy: mapped parameters, request and response templates, integration responses.
+    Http(Arc<templated::HttpIntegration>),
+    /// No backend: the request template's `statusCode` selects the integration response.
+    Mock(Arc<templated::MockIntegration>),
     /// An integration that can only answer 500, as AWS does, e.g. because its URI uses a stage
     /// variable the stage does not define. The reason goes to the log, not to the client.
     Misconfigured {
@@ -111,6 +121,8 @@ pub struct ProxyIntegration {
     /// The URI's own query string, sent before the client's.
     pub query: Option<Box<str>>,
     pub timeout: Duration,
+    /// `request_parameters` applied on top of what is forwarded.
+    pub params: Box<[mapping::ParamMapping]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

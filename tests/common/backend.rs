@@ -10,6 +10,9 @@
 //!   first data arrives and when the body ends; answers `{"name", "body_len", "sha256"}`.
 //! - `/slow`: reports its arrival ([`Backend::wait_held`]) and answers the echo JSON only
 //!   after [`Backend::release`].
+//! - `/status/NNN[?body=TEXT][&type=MEDIA]`: answers status NNN with the form-decoded `body`
+//!   (default empty) as `type` (default `application/json`).
+//! - `/echo-body`: the echo JSON plus `"body"`, the request body as text.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -185,7 +188,81 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     if path.ends_with("/slow") {
         wait_gate(&state, &path).await;
     }
+    if let Some(status) = status_path(&path) {
+        return Ok(status_reply(&state, status, req.uri().query()));
+    }
+    if path.ends_with("/echo-body") {
+        return Ok(echo_body(&state, req).await);
+    }
     Ok(echo(&state, req).await)
+}
+
+/// `.../status/NNN` -> NNN.
+fn status_path(path: &str) -> Option<StatusCode> {
+    let (rest, code) = path.rsplit_once('/')?;
+    if !rest.ends_with("/status") || code.len() != 3 {
+        return None;
+    }
+    StatusCode::from_bytes(code.as_bytes()).ok()
+}
+
+fn status_reply(state: &State, status: StatusCode, query: Option<&str>) -> Response<Body> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    Response::builder()
+        .status(status)
+        .header(
+            "content-type",
+            param("type").unwrap_or_else(|| "application/json".to_string()),
+        )
+        .header("x-backend", state.name.as_str())
+        .body(full(param("body").unwrap_or_default()))
+        .expect("valid response")
+}
+
+async fn echo_body(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().unwrap_or("<non-utf8>");
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_string());
+    }
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return json_response(
+                state,
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"name": state.name, "error": e.to_string()}),
+            )
+        }
+    };
+    json_response(
+        state,
+        StatusCode::OK,
+        serde_json::json!({
+            "name": state.name,
+            "method": parts.method.as_str(),
+            "path": parts.uri.path(),
+            "query": parts.uri.query(),
+            "headers": headers,
+            "body_len": body.len(),
+            "body": String::from_utf8_lossy(&body),
+        }),
+    )
 }
 
 async fn echo(state: &State, req: Request<Incoming>) -> Response<Body> {

@@ -211,6 +211,8 @@ struct State {
     staged: BTreeMap<String, String>,
     /// ConfigMap layout: number of versions published so far.
     versions: u32,
+    /// `limits:` of gateway.yaml, in the order set (none: the gateway's defaults).
+    limits: Vec<(String, u64)>,
 }
 
 /// A temporary configuration directory.
@@ -346,6 +348,12 @@ impl ConfigDir {
         let st = self.state.lock().unwrap();
         let mut out =
             format!("listen: [\"127.0.0.1:{listen}\"]\nadmin: \"127.0.0.1:{admin}\"\nthreads: 2\n");
+        if !st.limits.is_empty() {
+            out.push_str("limits:\n");
+            for (k, v) in &st.limits {
+                writeln!(out, "  {}: {v}", q(k)).expect("write to string");
+            }
+        }
         if !st.backends.is_empty() {
             out.push_str("backends:\n");
             for b in &st.backends {
@@ -416,6 +424,16 @@ impl ConfigDir {
             let old = root.join(format!("..2026_{}", n - 1));
             std::fs::remove_dir_all(&old).expect("remove previous version dir");
         }
+    }
+}
+
+impl ConfigDir {
+    /// Sets one entry of `limits:` in gateway.yaml (`max_body_bytes`, `integration_timeout_ms`).
+    /// Takes effect when `Gateway::start` writes gateway.yaml; call it before.
+    pub fn set_limit(&self, key: &str, value: u64) {
+        let mut st = self.state.lock().unwrap();
+        st.limits.retain(|(k, _)| k != key);
+        st.limits.push((key.to_string(), value));
     }
 }
 

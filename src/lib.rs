@@ -5,6 +5,7 @@
 //! the directory changes; `deploy` (beside the flow) writes the files `config` reads: the
 //! deployment lifecycle; `cli` and `app` wire it together.
 
+pub mod accesslog;
 pub mod admin;
 pub mod app;
 pub mod cli;

@@ -2,8 +2,13 @@
 //! pingora-prometheus serves too), rendered at the admin listener's `/metrics`. Handles are
 //! created once; the request path never looks a metric up by name.
 
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, TextEncoder};
-use std::sync::LazyLock;
+use arc_swap::ArcSwap;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    TextEncoder,
+};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 struct ConfigMetrics {
     reloads: IntCounterVec,
@@ -58,9 +63,260 @@ pub fn config_reload_failed() {
     }
 }
 
+/// Latency buckets from 100 µs to 30 s: a gateway answers mocks in microseconds and waits up to
+/// the 29 s integration timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+struct RequestFamilies {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    upstream: HistogramVec,
+    canary: IntCounterVec,
+    throttled: IntCounterVec,
+    upstream_connections: IntCounterVec,
+    connect_failures: IntCounter,
+}
+
+static REQUESTS: LazyLock<Option<RequestFamilies>> = LazyLock::new(|| {
+    let histogram = |name: &str, help: &str, labels: &[&str]| {
+        HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+            labels,
+        )
+        .ok()
+    };
+    Some(RequestFamilies {
+        requests: register(
+            IntCounterVec::new(
+                Opts::new("stagecraft_requests_total", "Requests answered, by stage, route template, method, status and backend version"),
+                &["stage", "route", "method", "status", "version"],
+            )
+            .ok()?,
+        ),
+        duration: register(histogram(
+            "stagecraft_request_duration_seconds",
+            "Time from the request head to the end of the response, by stage and route template",
+            &["stage", "route"],
+        )?),
+        upstream: register(histogram(
+            "stagecraft_upstream_duration_seconds",
+            "Time from sending to the backend to its response head, by stage, route template and version",
+            &["stage", "route", "version"],
+        )?),
+        canary: register(
+            IntCounterVec::new(
+                Opts::new("stagecraft_canary_requests_total", "Requests of stages with a canary, by side (canary or base)"),
+                &["stage", "side"],
+            )
+            .ok()?,
+        ),
+        throttled: register(
+            IntCounterVec::new(Opts::new("stagecraft_throttled_total", "Requests refused with 429, by stage"), &["stage"]).ok()?,
+        ),
+        upstream_connections: register(
+            IntCounterVec::new(
+                Opts::new("stagecraft_upstream_connections_total", "Upstream connections used, by whether they came from the pool"),
+                &["reused"],
+            )
+            .ok()?,
+        ),
+        connect_failures: register(
+            IntCounter::new("stagecraft_upstream_connect_failures_total", "Failed attempts to connect to a backend").ok()?,
+        ),
+    })
+});
+
+/// A small copy-on-write map from label values to resolved handles. Reads are a pointer load and
+/// a short scan, with no lock; a miss (a label combination seen for the first time) resolves it
+/// once through the family's own map and publishes a longer list.
+struct HandleCache<K, V> {
+    entries: ArcSwap<Vec<(K, V)>>,
+}
+
+impl<K: PartialEq + Clone, V: Clone> HandleCache<K, V> {
+    fn new() -> Self {
+        HandleCache {
+            entries: ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+
+    fn get_or(&self, key: &K, make: impl FnOnce() -> Option<V>) -> Option<V> {
+        if let Some((_, v)) = self.entries.load().iter().find(|(k, _)| k == key) {
+            return Some(v.clone());
+        }
+        let v = make()?;
+        self.entries.rcu(|old| {
+            let mut new = Vec::with_capacity(old.len() + 1);
+            new.extend(old.iter().cloned());
+            if !new.iter().any(|(k, _)| k == key) {
+                new.push((key.clone(), v.clone()));
+            }
+            new
+        });
+        Some(v)
+    }
+}
+
+type RequestKey = (http::Method, u16, Option<Arc<str>>);
+
+/// The metric handles of one route of one stage, built with the snapshot, so that a request
+/// records without looking a metric up by name.
+pub struct RouteMetrics {
+    stage: Arc<str>,
+    route: Arc<str>,
+    duration: Option<Histogram>,
+    requests: HandleCache<RequestKey, IntCounter>,
+    upstream: HandleCache<Arc<str>, Histogram>,
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RouteMetrics({}, {})", self.stage, self.route)
+    }
+}
+
+impl RouteMetrics {
+    pub fn new(stage: &str, route: &str) -> Arc<RouteMetrics> {
+        let duration = REQUESTS.as_ref().and_then(|f| {
+            f.duration
+                .get_metric_with_label_values(&[stage, route])
+                .ok()
+        });
+        Arc::new(RouteMetrics {
+            stage: stage.into(),
+            route: route.into(),
+            duration,
+            requests: HandleCache::new(),
+            upstream: HandleCache::new(),
+        })
+    }
+
+    /// One answered request.
+    pub fn observe(
+        &self,
+        method: &http::Method,
+        status: u16,
+        version: Option<&Arc<str>>,
+        elapsed: Duration,
+    ) {
+        let Some(f) = REQUESTS.as_ref() else { return };
+        if let Some(h) = &self.duration {
+            h.observe(elapsed.as_secs_f64());
+        }
+        let key = (method.clone(), status, version.cloned());
+        let counter = self.requests.get_or(&key, || {
+            let status = status.to_string();
+            let version = version.map(|v| &**v).unwrap_or("");
+            f.requests
+                .get_metric_with_label_values(&[
+                    &self.stage,
+                    &self.route,
+                    method.as_str(),
+                    &status,
+                    version,
+                ])
+                .ok()
+        });
+        if let Some(c) = counter {
+            c.inc();
+        }
+    }
+
+    /// Time to the backend's response head.
+    pub fn observe_upstream(&self, version: &Arc<str>, elapsed: Duration) {
+        let Some(f) = REQUESTS.as_ref() else { return };
+        let h = self.upstream.get_or(version, || {
+            f.upstream
+                .get_metric_with_label_values(&[&self.stage, &self.route, version])
+                .ok()
+        });
+        if let Some(h) = h {
+            h.observe(elapsed.as_secs_f64());
+        }
+    }
+}
+
+/// Handles of one stage: which side of its canary requests took, and 429s.
+#[derive(Debug)]
+pub struct StageMetrics {
+    pub canary: Option<IntCounter>,
+    pub base: Option<IntCounter>,
+    pub throttled: Option<IntCounter>,
+    /// For requests that reach the stage but match no route.
+    pub unrouted: Arc<RouteMetrics>,
+}
+
+impl StageMetrics {
+    /// Canary counters exist only for stages with a canary, so dashboards show no empty series.
+    pub fn new(stage: &str, has_canary: bool) -> StageMetrics {
+        let f = REQUESTS.as_ref().filter(|_| has_canary);
+        let side =
+            |s: &str| f.and_then(|f| f.canary.get_metric_with_label_values(&[stage, s]).ok());
+        let f = REQUESTS.as_ref();
+        StageMetrics {
+            canary: side("canary"),
+            base: side("base"),
+            throttled: f.and_then(|f| f.throttled.get_metric_with_label_values(&[stage]).ok()),
+            unrouted: RouteMetrics::new(stage, UNROUTED),
+        }
+    }
+}
+
+/// The route label of requests that match no route.
+pub const UNROUTED: &str = "(none)";
+
+/// For requests that match no stage.
+pub static NO_STAGE: LazyLock<Arc<RouteMetrics>> =
+    LazyLock::new(|| RouteMetrics::new(UNROUTED, UNROUTED));
+
+struct ConnectionCounters {
+    reused: Option<IntCounter>,
+    new: Option<IntCounter>,
+    failed: Option<IntCounter>,
+}
+
+static CONNECTIONS: LazyLock<ConnectionCounters> = LazyLock::new(|| {
+    let f = REQUESTS.as_ref();
+    ConnectionCounters {
+        reused: f.and_then(|f| {
+            f.upstream_connections
+                .get_metric_with_label_values(&["true"])
+                .ok()
+        }),
+        new: f.and_then(|f| {
+            f.upstream_connections
+                .get_metric_with_label_values(&["false"])
+                .ok()
+        }),
+        failed: f.map(|f| f.connect_failures.clone()),
+    }
+});
+
+pub fn upstream_connection(reused: bool) {
+    let c = if reused {
+        &CONNECTIONS.reused
+    } else {
+        &CONNECTIONS.new
+    };
+    if let Some(c) = c {
+        c.inc();
+    }
+}
+
+pub fn upstream_connect_failed() {
+    if let Some(c) = &CONNECTIONS.failed {
+        c.inc();
+    }
+}
+
 /// The text exposition of every registered metric.
 pub fn render() -> Vec<u8> {
     LazyLock::force(&CONFIG);
+    LazyLock::force(&REQUESTS);
+    LazyLock::force(&CONNECTIONS);
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&prometheus::gather(), &mut out) {
         tracing::warn!("encoding metrics: {e}");

@@ -2,9 +2,9 @@
 //! locations kept (`Spanned`) so that validation can point at the line a user must fix.
 //! Nothing here is interpreted; `config::validate` checks meaning and `snapshot` compiles it.
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
-use indexmap::IndexMap;
 use std::collections::BTreeMap;
 
 /// A string value with the line and column it was read from.
@@ -159,6 +159,19 @@ pub struct StageFile {
     pub throttle: Option<ThrottleDef>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    #[serde(default)]
+    pub access_log: Option<AccessLogDef>,
+}
+
+/// `access_log:` of a stage: a line per request, `$context` variables in `format` (default a
+/// JSON object), to `path` (default stdout).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogDef {
+    #[serde(default)]
+    pub format: Option<Located<String>>,
+    #[serde(default)]
+    pub path: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

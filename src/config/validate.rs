@@ -400,6 +400,18 @@ impl Validator {
                     }
                 }
             }
+            if let Some(a) = &s.access_log {
+                if let Some(f) = &a.format {
+                    if let Err(e) = crate::accesslog::Format::parse(&f.value) {
+                        self.err(&file, line(f), e);
+                    }
+                }
+                if let Some(p) = &a.path {
+                    if p.value.is_empty() {
+                        self.err(&file, line(p), "access_log.path is empty".into());
+                    }
+                }
+            }
             if let Some(t) = &s.throttle {
                 if t.rate.is_nan() || t.rate <= 0.0 || t.burst == 0 {
                     self.err(&file, None, "throttle needs rate > 0 and burst >= 1".into());

@@ -9,6 +9,7 @@ mod templated;
 
 pub use respond::GatewayError;
 
+use crate::accesslog::Field;
 use crate::snapshot::upstream::Version;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
@@ -20,9 +21,9 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use respond::write_error;
-use route::{decide, Decision};
+use route::{decide, Decision, Seen};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The pingora proxy application: holds the store, nothing per request.
 pub struct Gateway {
@@ -63,6 +64,12 @@ pub struct RequestCtx {
     pub forward: Option<Forward>,
     /// Request body bytes seen so far, against `limits.max_body_bytes`.
     pub body_bytes: u64,
+    pub seen: Seen,
+    pub started: Option<Instant>,
+    pub received_at: Option<std::time::SystemTime>,
+    /// When the request was handed to the backend, for the upstream latency.
+    pub upstream_started: Option<Instant>,
+    pub upstream_latency: Option<Duration>,
 }
 
 /// A client's own `x-request-id` is kept when it is short and printable (as Envoy does), so
@@ -93,6 +100,68 @@ pub fn new_request_id() -> String {
     )
 }
 
+/// One `$context` value of the access log.
+fn access_field(
+    session: &Session,
+    ctx: &RequestCtx,
+    status: u16,
+    elapsed: Duration,
+    f: Field,
+    out: &mut String,
+) {
+    use std::fmt::Write;
+    let req = session.req_header();
+    let header = |name: http::header::HeaderName| {
+        req.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let _ = match f {
+        Field::RequestId | Field::ExtendedRequestId => write!(out, "{}", ctx.request_id),
+        Field::HttpMethod => write!(out, "{}", req.method),
+        Field::ResourcePath => write!(out, "{}", ctx.seen.resource_path.as_deref().unwrap_or("")),
+        Field::Path => write!(out, "{}", req.uri.path()),
+        Field::Protocol => write!(out, "{:?}", req.version),
+        Field::Status => write!(out, "{status}"),
+        Field::ResponseLength => write!(out, "{}", session.body_bytes_sent()),
+        Field::ResponseLatency => write!(out, "{}", elapsed.as_millis()),
+        Field::IntegrationLatency => match ctx.upstream_latency {
+            Some(d) => write!(out, "{}", d.as_millis()),
+            None => Ok(()),
+        },
+        Field::SourceIp => match session.client_addr().and_then(|a| a.as_inet()) {
+            Some(a) => write!(out, "{}", a.ip()),
+            None => Ok(()),
+        },
+        Field::UserAgent => write!(
+            out,
+            "{}",
+            header(http::header::USER_AGENT).unwrap_or_default()
+        ),
+        Field::RequestTime => write!(
+            out,
+            "{}",
+            crate::timefmt::clf(ctx.received_at.unwrap_or_else(std::time::SystemTime::now))
+        ),
+        Field::RequestTimeEpoch => write!(
+            out,
+            "{}",
+            crate::timefmt::epoch_ms(ctx.received_at.unwrap_or_else(std::time::SystemTime::now))
+        ),
+        Field::DomainName => write!(
+            out,
+            "{}",
+            header(http::header::HOST)
+                .map(|h| h.split(':').next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        ),
+        Field::Stage => write!(out, "{}", ctx.seen.stage.as_deref().unwrap_or("")),
+        Field::DeploymentId => write!(out, "{}", ctx.seen.deployment.as_deref().unwrap_or("")),
+        Field::IsCanaryRequest => write!(out, "{}", ctx.seen.canary),
+        Field::Version => write!(out, "{}", ctx.seen.version.as_deref().unwrap_or("")),
+    };
+}
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
@@ -104,7 +173,9 @@ impl ProxyHttp for Gateway {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let snapshot = self.store.current();
         ctx.request_id = request_id(session.req_header());
-        let decision = decide(&snapshot, session.req_header());
+        ctx.started = Some(Instant::now());
+        ctx.received_at = Some(std::time::SystemTime::now());
+        let decision = decide(&snapshot, session.req_header(), &mut ctx.seen);
         ctx.snapshot = Some(snapshot);
         match decision {
             Decision::Forward(mut f, mapped) => {
@@ -176,6 +247,7 @@ impl ProxyHttp for Gateway {
             f.target = (f.target + 1) % f.version.target_count();
         }
         f.attempts += 1;
+        ctx.upstream_started = Some(Instant::now());
         let mut peer = f.version.peer(f.target).clone();
         peer.options.connection_timeout = Some(f.timeout.min(Duration::from_secs(10)));
         peer.options.read_timeout = Some(f.timeout);
@@ -261,6 +333,67 @@ impl ProxyHttp for Gateway {
             }
         }
         Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        _upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(t) = ctx.upstream_started {
+            let elapsed = t.elapsed();
+            ctx.upstream_latency = Some(elapsed);
+            if let Some(v) = &ctx.seen.version {
+                ctx.seen.metrics.observe_upstream(v, elapsed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        #[cfg(unix)] _fd: std::os::unix::io::RawFd,
+        #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
+        _digest: Option<&pingora::protocols::Digest>,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        crate::metrics::upstream_connection(reused);
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut RequestCtx,
+        e: Box<Error>,
+    ) -> Box<Error> {
+        crate::metrics::upstream_connect_failed();
+        e
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let elapsed = ctx.started.map(|t| t.elapsed()).unwrap_or_default();
+        ctx.seen.metrics.observe(
+            &session.req_header().method,
+            status,
+            ctx.seen.version.as_ref(),
+            elapsed,
+        );
+        if let Some(log) = ctx.seen.access_log.clone() {
+            let line = log
+                .format
+                .line(&|f, out| access_field(session, ctx, status, elapsed, f, out));
+            log.write(line);
+        }
     }
 
     async fn response_filter(

@@ -5,6 +5,7 @@
 use super::respond::GatewayError;
 use super::Forward;
 use crate::config::route::Method;
+use crate::metrics::RouteMetrics;
 use crate::snapshot::router::Capture;
 use crate::snapshot::router::Lookup;
 use crate::snapshot::{sticky, Canary, Deployed, Integration, Route, Snapshot};
@@ -28,6 +29,33 @@ pub struct Call {
 impl Call {
     pub fn route(&self) -> Option<&Route> {
         self.deployed.routes.get(self.route as usize)
+    }
+}
+
+/// What routing learned about a request, kept for metrics and the access log whatever the
+/// outcome.
+pub struct Seen {
+    pub metrics: Arc<RouteMetrics>,
+    pub stage: Option<Arc<str>>,
+    pub deployment: Option<Arc<str>>,
+    pub resource_path: Option<Arc<str>>,
+    pub canary: bool,
+    /// The backend version picked (`-` for a plain `http://` endpoint).
+    pub version: Option<Arc<str>>,
+    pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            metrics: crate::metrics::NO_STAGE.clone(),
+            stage: None,
+            deployment: None,
+            resource_path: None,
+            canary: false,
+            version: None,
+            access_log: None,
+        }
     }
 }
 
@@ -79,7 +107,7 @@ fn in_canary(c: &Canary, stage: &str, headers: &http::HeaderMap) -> bool {
     }
 }
 
-pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
+pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Decision {
     if let Some(len) = req
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -95,10 +123,30 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
     let Some((stage, rest)) = snapshot.select_stage(host.as_deref(), path) else {
         return Decision::error(GatewayError::NotFound);
     };
+    seen.stage = Some(stage.name.clone());
+    seen.access_log = stage.access_log.clone();
+    seen.metrics = stage.metrics.unrouted.clone();
     let deployed = match &stage.canary {
-        Some(c) if in_canary(c, &stage.name, &req.headers) => &c.deployed,
-        _ => &stage.primary,
+        Some(c) => {
+            let canary = in_canary(c, &stage.name, &req.headers);
+            let side = if canary {
+                &stage.metrics.canary
+            } else {
+                &stage.metrics.base
+            };
+            if let Some(counter) = side {
+                counter.inc();
+            }
+            if canary {
+                &c.deployed
+            } else {
+                &stage.primary
+            }
+        }
+        None => &stage.primary,
     };
+    seen.deployment = Some(deployed.deployment_id.clone());
+    seen.canary = !Arc::ptr_eq(deployed, &stage.primary);
     let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
         Lookup::Found { route, captures } => (route, captures),
         Lookup::MethodNotAllowed { allow } => {
@@ -113,6 +161,8 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
     let Some(r) = deployed.routes.get(route as usize) else {
         return Decision::error(GatewayError::InternalServerError);
     };
+    seen.metrics = r.metrics.clone();
+    seen.resource_path = Some(r.resource_path.clone());
     let call = || Call {
         stage: stage.name.clone(),
         api: stage.api.clone(),
@@ -126,6 +176,7 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader) -> Decision {
         Integration::HttpProxy(p) => {
             let version = p.upstream.pick(&req.headers).clone();
             let target = version.next_target();
+            seen.version = Some(version.name.clone());
             let mapped = (!p.params.is_empty()).then(call);
             Decision::Forward(
                 Forward {

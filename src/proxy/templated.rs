@@ -686,6 +686,8 @@ pub async fn serve_http(
     peer.options.connection_timeout = Some(target.timeout.min(std::time::Duration::from_secs(10)));
     peer.options.read_timeout = Some(target.timeout);
     peer.options.write_timeout = Some(target.timeout);
+    ctx.seen.version = Some(version.name.clone());
+    let sent = std::time::Instant::now();
     let exchange = exchange(
         connector,
         &peer,
@@ -693,7 +695,12 @@ pub async fn serve_http(
         upstream_body,
         snapshot.limits.max_body_bytes,
     );
-    let (resp, resp_body) = match tokio::time::timeout(target.timeout, exchange).await {
+    let outcome = tokio::time::timeout(target.timeout, exchange).await;
+    ctx.upstream_latency = Some(sent.elapsed());
+    ctx.seen
+        .metrics
+        .observe_upstream(&version.name, sent.elapsed());
+    let (resp, resp_body) = match outcome {
         Err(_) => return Err(GatewayError::EndpointTimeout.into()),
         Ok(Err(e)) => {
             let timeout = matches!(

@@ -207,6 +207,10 @@ impl BackgroundService for WatchService {
                 None
             }
         };
+        let mut usr1 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+                .map_err(|e| tracing::warn!("cannot handle SIGUSR1 (access-log reopen): {e}"))
+                .ok();
         let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -238,6 +242,10 @@ impl BackgroundService for WatchService {
                     self.reload(Trigger::Signal).await;
                 }
                 _ = poll.tick() => self.reload(Trigger::Poll).await,
+                Some(()) = async { match usr1.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                    tracing::info!("SIGUSR1: reopening access-log files");
+                    crate::accesslog::request_reopen();
+                }
             }
         }
     }

@@ -32,6 +32,7 @@ struct Compiler<'a> {
     limits: Limits,
     template_cache: HashMap<String, Arc<Template>>,
     template_limits: TemplateLimits,
+    log_destinations: HashMap<crate::accesslog::Destination, Arc<crate::accesslog::Destination>>,
 }
 
 /// Compiles a validated configuration. `generation` is the number the snapshot will carry.
@@ -50,6 +51,7 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
         limits,
         template_cache: HashMap::new(),
         template_limits: TemplateLimits::default(),
+        log_destinations: HashMap::new(),
     };
     c.backends();
     let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
@@ -217,6 +219,8 @@ impl Compiler<'_> {
             host: s.host.as_ref().map(|h| h.value.to_ascii_lowercase().into()),
             primary,
             canary,
+            metrics: crate::metrics::StageMetrics::new(name, s.canary.is_some()),
+            access_log: s.access_log.as_ref().and_then(|a| self.access_log(a)),
         })
     }
 
@@ -245,6 +249,7 @@ impl Compiler<'_> {
                 resource_path: spec.resource_path().into(),
                 method: spec.method,
                 param_names: spec.param_names().map(Into::into).collect(),
+                metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
                 integration,
             });
         }
@@ -475,6 +480,34 @@ impl Compiler<'_> {
             query: target.query.map(Into::into),
             timeout,
             params: Box::new([]),
+        }))
+    }
+
+    fn access_log(
+        &mut self,
+        a: &crate::config::model::AccessLogDef,
+    ) -> Option<Arc<crate::accesslog::AccessLog>> {
+        use crate::accesslog::{AccessLog, Destination, Format, DEFAULT_FORMAT};
+        let format = Format::parse(
+            a.format
+                .as_ref()
+                .map(|f| f.value.as_str())
+                .unwrap_or(DEFAULT_FORMAT),
+        )
+        .ok()?;
+        let destination = match &a.path {
+            None => Destination::Stdout,
+            Some(p) if p.value == "-" || p.value == "stdout" => Destination::Stdout,
+            Some(p) => Destination::File(p.value.clone().into()),
+        };
+        let destination = self
+            .log_destinations
+            .entry(destination.clone())
+            .or_insert_with(|| Arc::new(destination))
+            .clone();
+        Some(Arc::new(AccessLog {
+            format,
+            destination,
         }))
     }
 

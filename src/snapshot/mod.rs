@@ -67,6 +67,8 @@ pub struct Stage {
     pub host: Option<Box<str>>,
     pub primary: Arc<Deployed>,
     pub canary: Option<Canary>,
+    pub metrics: crate::metrics::StageMetrics,
+    pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
 }
 
 #[derive(Debug)]
@@ -96,6 +98,7 @@ pub struct Route {
     /// Names of the captured parameters, in path order (the order of the router's captures).
     pub param_names: Box<[Box<str>]>,
     pub integration: Integration,
+    pub metrics: Arc<crate::metrics::RouteMetrics>,
 }
 
 #[derive(Debug)]

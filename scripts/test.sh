@@ -8,4 +8,6 @@ source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+cargo build --bin stagecraft
+bash scripts/vtl-cases.sh target/debug/stagecraft
 cargo test --all-targets

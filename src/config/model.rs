@@ -19,6 +19,12 @@ pub struct GatewayFile {
     pub admin: Option<Located<String>>,
     #[serde(default)]
     pub threads: Option<Located<usize>>,
+    /// SIGTERM: in-flight requests get at most this long to finish (default 30).
+    #[serde(default)]
+    pub shutdown_grace_seconds: Option<Located<u64>>,
+    /// Where a new process (`run --upgrade`) takes over the listening sockets from this one.
+    #[serde(default)]
+    pub upgrade_sock: Option<Located<String>>,
     #[serde(default)]
     pub limits: LimitsDef,
     #[serde(default)]

@@ -63,6 +63,16 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
             .collect(),
         admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
         threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
+        shutdown_grace_seconds: g
+            .shutdown_grace_seconds
+            .as_ref()
+            .map(|s| s.value)
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        upgrade_sock: g
+            .upgrade_sock
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
     };
     if c.problems.has_errors() {
         return Err(c.problems);

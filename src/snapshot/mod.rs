@@ -36,7 +36,12 @@ pub struct ServerSettings {
     pub listen: Vec<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub threads: usize,
+    pub shutdown_grace_seconds: u64,
+    pub upgrade_sock: String,
 }
+
+pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;
+pub const DEFAULT_UPGRADE_SOCK: &str = "/tmp/stagecraft_upgrade.sock";
 
 #[derive(Debug)]
 pub struct Snapshot {

@@ -3,6 +3,7 @@
 //! `reload` touch pingora.
 
 use crate::admin::AdminApp;
+use crate::lifecycle::{DrainService, InFlight};
 use crate::proxy::Gateway;
 use crate::reload::{self, WatchService};
 use crate::store::Store;
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 /// Loads `dir`, then serves until the process is told to stop. An invalid configuration at start
 /// is an error (as with nginx): there is no last good one to fall back on.
-pub fn run(dir: PathBuf) -> Result<(), crate::config::Problems> {
+/// `upgrade`: take the listening sockets over from a running stagecraft (pingora's `-u`), which
+/// then gets SIGQUIT.
+pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     let snap = reload::build(&dir, 1)?;
     for w in &snap.warnings {
         tracing::warn!("{w}");
@@ -25,17 +28,27 @@ pub fn run(dir: PathBuf) -> Result<(), crate::config::Problems> {
     crate::metrics::config_loaded(snap.generation);
     let store = Arc::new(Store::new(snap));
 
+    // Reloads never need a restart; these only shape SIGTERM and binary upgrades. The grace
+    // period is the longest a shutdown waits for requests in flight (DrainService exits sooner).
     let conf = ServerConf {
         threads: settings.threads,
-        // Reloads never need a restart; these only shape SIGTERM and binary upgrades.
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(5),
+        grace_period_seconds: Some(settings.shutdown_grace_seconds),
+        graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: settings.upgrade_sock.clone(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
-    let mut proxy = http_proxy_service(&server.configuration, Gateway::new(store.clone()));
+    let inflight = InFlight::default();
+    let mut proxy = http_proxy_service(
+        &server.configuration,
+        Gateway::new(store.clone(), inflight.clone()),
+    );
     for addr in &settings.listen {
         proxy.add_tcp(&addr.to_string());
     }
@@ -51,7 +64,11 @@ pub fn run(dir: PathBuf) -> Result<(), crate::config::Problems> {
     }
     server.add_service(background_service(
         "config watcher",
-        WatchService::new(dir, store),
+        WatchService::new(dir, store.clone()),
+    ));
+    server.add_service(background_service(
+        "graceful shutdown",
+        DrainService { inflight, store },
     ));
     server.run_forever()
 }

@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod lifecycle;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

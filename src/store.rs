@@ -20,6 +20,8 @@ pub struct Store {
     current: ArcSwap<Snapshot>,
     /// True once the watcher runs: a SIGHUP before that would kill the process.
     watching: AtomicBool,
+    /// True once shutdown began: readiness fails so load balancers stop sending.
+    draining: AtomicBool,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
     /// Only the reloader and the admin endpoint touch it, never a request.
@@ -31,6 +33,7 @@ impl Store {
         Store {
             current: ArcSwap::from_pointee(initial),
             watching: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -75,8 +78,13 @@ impl Store {
         self.watching.store(true, Ordering::Release);
     }
 
-    /// Ready: a snapshot is loaded (always, once constructed) and changes are being watched.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Ready: a snapshot is loaded (always, once constructed), changes are being watched, and the
+    /// process is not shutting down.
     pub fn is_ready(&self) -> bool {
-        self.watching.load(Ordering::Acquire)
+        self.watching.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
     }
 }

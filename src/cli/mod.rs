@@ -33,6 +33,10 @@ pub enum Command {
         /// The configuration directory.
         #[arg(long, default_value = "config")]
         config: PathBuf,
+        /// Binary upgrade: take the listening sockets over from the running stagecraft (through
+        /// gateway.yaml's `upgrade_sock`), then send the old process SIGQUIT.
+        #[arg(short = 'u', long)]
+        upgrade: bool,
     },
     /// Check the configuration directory: exit 0, or 1 with `file:line: problem` lines.
     Validate {
@@ -71,9 +75,9 @@ pub struct ConfigArg {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, upgrade } => {
             init_logging();
-            match crate::app::run(config.clone()) {
+            match crate::app::run(config.clone(), upgrade) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(problems) => {
                     eprintln!("stagecraft: cannot start with {}:", config.display());

@@ -10,6 +10,7 @@ mod templated;
 pub use respond::GatewayError;
 
 use crate::accesslog::Field;
+use crate::lifecycle::{InFlight, InFlightGuard};
 use crate::snapshot::upstream::Version;
 use crate::snapshot::Snapshot;
 use crate::store::Store;
@@ -28,15 +29,17 @@ use std::time::{Duration, Instant};
 /// The pingora proxy application: holds the store, nothing per request.
 pub struct Gateway {
     store: Arc<Store>,
+    inflight: InFlight,
     /// Upstream connections of `http` integrations, which the gateway calls itself (the
     /// streaming proxy path uses pingora's own pool).
     connector: Connector,
 }
 
 impl Gateway {
-    pub fn new(store: Arc<Store>) -> Gateway {
+    pub fn new(store: Arc<Store>, inflight: InFlight) -> Gateway {
         Gateway {
             store,
+            inflight,
             connector: Connector::new(None),
         }
     }
@@ -70,6 +73,8 @@ pub struct RequestCtx {
     /// When the request was handed to the backend, for the upstream latency.
     pub upstream_started: Option<Instant>,
     pub upstream_latency: Option<Duration>,
+    /// Counts the request as in flight until the context is dropped (graceful shutdown).
+    pub inflight: Option<InFlightGuard>,
 }
 
 /// A client's own `x-request-id` is kept when it is short and printable (as Envoy does), so
@@ -167,7 +172,10 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::default()
+        RequestCtx {
+            inflight: Some(self.inflight.enter()),
+            ..RequestCtx::default()
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

@@ -11,3 +11,4 @@ cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft
 bash scripts/vtl-cases.sh target/debug/stagecraft
 cargo test --all-targets
+bash deploy/check.sh

@@ -213,6 +213,9 @@ struct State {
     versions: u32,
     /// `limits:` of gateway.yaml, in the order set (none: the gateway's defaults).
     limits: Vec<(String, u64)>,
+    /// Other top-level keys of gateway.yaml (`shutdown_grace_seconds`, `upgrade_sock`, ...),
+    /// as rendered YAML scalars, in the order set.
+    settings: Vec<(String, String)>,
 }
 
 /// A temporary configuration directory.
@@ -348,6 +351,9 @@ impl ConfigDir {
         let st = self.state.lock().unwrap();
         let mut out =
             format!("listen: [\"127.0.0.1:{listen}\"]\nadmin: \"127.0.0.1:{admin}\"\nthreads: 2\n");
+        for (k, v) in &st.settings {
+            writeln!(out, "{}: {v}", q(k)).expect("write to string");
+        }
         if !st.limits.is_empty() {
             out.push_str("limits:\n");
             for (k, v) in &st.limits {
@@ -434,6 +440,18 @@ impl ConfigDir {
         let mut st = self.state.lock().unwrap();
         st.limits.retain(|(k, _)| k != key);
         st.limits.push((key.to_string(), value));
+    }
+}
+
+impl ConfigDir {
+    /// Sets a top-level key of gateway.yaml (`shutdown_grace_seconds: 10`,
+    /// `upgrade_sock: "/tmp/x.sock"`); the value is written as a JSON scalar, which YAML reads.
+    /// Takes effect when `Gateway::start` writes gateway.yaml; call it before.
+    pub fn set_gateway_key(&self, key: &str, value: impl Into<serde_json::Value>) {
+        let value = value.into().to_string();
+        let mut st = self.state.lock().unwrap();
+        st.settings.retain(|(k, _)| k != key);
+        st.settings.push((key.to_string(), value));
     }
 }
 

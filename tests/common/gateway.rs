@@ -63,6 +63,11 @@ impl Gateway {
     }
 
     fn spawn(dir: &ConfigDir, port: u16, admin_port: u16) -> Gateway {
+        Self::spawn_with(dir, port, admin_port, &[])
+    }
+
+    /// `stagecraft run --config DIR EXTRA...` with its output in a fresh log folder.
+    fn spawn_with(dir: &ConfigDir, port: u16, admin_port: u16, extra: &[&str]) -> Gateway {
         let logs = tempfile::Builder::new()
             .prefix("stagecraft-logs-")
             .tempdir()
@@ -73,6 +78,7 @@ impl Gateway {
             .arg("run")
             .arg("--config")
             .arg(dir.path())
+            .args(extra)
             .env("STAGECRAFT_LOG", "info")
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -158,6 +164,50 @@ impl Gateway {
             tail("stdout"),
             tail("stderr")
         )
+    }
+}
+
+/// Process control for the lifecycle tests: signals, waiting for the exit, binary upgrades.
+impl Gateway {
+    /// Sends `kill -SIG PID` (`sig` without the `SIG` prefix: `TERM`, `INT`, `QUIT`, `USR1`).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(
+            status.success(),
+            "kill -{sig} {} failed: {status}",
+            self.pid
+        );
+    }
+
+    /// Polls the process every 10 ms until it exits (`Some(status)`) or `deadline` passes
+    /// (`None`). The exit is seen at most one poll interval after it happens.
+    pub async fn wait_exit(&self, deadline: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if start.elapsed() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Everything the gateway wrote to stdout so far (access logs with no `path`).
+    pub fn stdout(&self) -> String {
+        let text = std::fs::read(self.logs.path().join("stdout")).unwrap_or_default();
+        String::from_utf8_lossy(&text).into_owned()
+    }
+
+    /// Starts `stagecraft run --config DIR --upgrade` on the same directory and ports: the new
+    /// process waits at gateway.yaml's `upgrade_sock` for this one's listening sockets, which
+    /// this one sends on SIGQUIT. Returns at once, without waiting for anything.
+    pub fn spawn_upgrade(&self, dir: &ConfigDir) -> Gateway {
+        Self::spawn_with(dir, self.addr.port(), self.admin.port(), &["--upgrade"])
     }
 }
 

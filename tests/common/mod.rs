@@ -22,6 +22,7 @@ mod cli;
 mod client;
 mod config;
 mod gateway;
+pub mod tls;
 
 pub use backend::{Backend, UploadEvent};
 pub use cli::{run_cli, spawn_cli, CliRun};

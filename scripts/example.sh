@@ -9,6 +9,13 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 target/release/examples/demo_backend --listen 127.0.0.1:9001 --name orders-v1 & pids+=($!)
 target/release/examples/demo_backend --listen 127.0.0.1:9002 --name orders-v2 & pids+=($!)
+# The function behind ANY /dev/fn/{proxy+} (aws_proxy, backend "functions", alias dev = v2 on
+# :9102): the Mangum-wrapped ASGI app of the tests, when its venv exists (cargo test --test
+# lambda creates target/lambda-venv). Any Lambda container image works too:
+#   docker run -p 9102:8080 IMAGE
+if [ -x target/lambda-venv/bin/python ]; then
+  API_GATEWAY_BASE_PATH=/fn target/lambda-venv/bin/python tests/lambda/invoke.py 9102 & pids+=($!)
+fi
 cat <<'MSG'
 
 stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901/readyz). Try:
@@ -17,6 +24,7 @@ stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:
   curl -i http://127.0.0.1:8080/dev/orders/42         # dev: 100% orders-v2
   curl -i http://127.0.0.1:8080/dev/ping              # mock integration (no backend)
   curl -i http://127.0.0.1:8080/dev/orders/42/summary # http integration, templated response
+  curl -i 'http://127.0.0.1:8080/dev/fn/hello/ada?greeting=hi' # aws_proxy: a Lambda-style function
   curl -i -X DELETE http://127.0.0.1:8080/v1/orders/1 # v1 stage serves deployment shop-1: 405
   edit config/stages/prod.yaml (e.g. alias: dev) and the next request follows it, no restart.
 

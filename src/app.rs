@@ -3,7 +3,9 @@
 //! `reload` touch pingora.
 
 use crate::admin::AdminApp;
-use crate::lifecycle::{DrainService, InFlight};
+use crate::lifecycle::{DrainService, InFlight, Lingering};
+use pingora::proxy::HttpProxy;
+use crate::probe::ProbeService;
 use crate::proxy::Gateway;
 use crate::reload::{self, WatchService};
 use crate::store::Store;
@@ -45,14 +47,43 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     server.bootstrap();
 
     let inflight = InFlight::default();
-    let mut proxy = http_proxy_service(
-        &server.configuration,
+    let mut app = HttpProxy::new(
         Gateway::new(store.clone(), inflight.clone()),
+        server.configuration.clone(),
     );
-    for addr in &settings.listen {
-        proxy.add_tcp(&addr.to_string());
+    app.handle_init_modules();
+    let mut proxy = Service::new("stagecraft proxy".to_string(), Lingering::new(app));
+    let mut certs = Vec::new();
+    for l in &settings.listen {
+        let addr = l.addr.to_string();
+        let Some(tls) = &l.tls else {
+            proxy.add_tcp(&addr);
+            continue;
+        };
+        // Validation read these files a moment ago; they may have changed since.
+        let problem = |e: String| {
+            let p = crate::config::Problem::error(
+                crate::config::GATEWAY_FILE,
+                None,
+                format!("TLS listener {addr}: {e}"),
+            );
+            crate::config::Problems(vec![p])
+        };
+        let cert = crate::tls::ListenerCert::load(tls.cert.clone(), tls.key.clone())
+            .map(Arc::new)
+            .map_err(problem)?;
+        let tls_settings =
+            crate::tls::listener_settings(cert.clone()).map_err(|e| problem(e.to_string()))?;
+        proxy.add_tls_with_settings(&addr, None, tls_settings);
+        certs.push(cert);
     }
     server.add_service(proxy);
+    if !certs.is_empty() {
+        server.add_service(background_service(
+            "certificate watcher",
+            crate::tls::CertWatchService::new(certs),
+        ));
+    }
 
     if let Some(admin) = settings.admin {
         let mut svc = Service::new(
@@ -65,6 +96,10 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     server.add_service(background_service(
         "config watcher",
         WatchService::new(dir, store.clone()),
+    ));
+    server.add_service(background_service(
+        "health checks",
+        ProbeService { store: store.clone() },
     ));
     server.add_service(background_service(
         "graceful shutdown",

@@ -19,3 +19,5 @@ pub mod snapshot;
 pub mod store;
 pub mod template;
 pub mod timefmt;
+pub mod tls;
+pub mod probe;

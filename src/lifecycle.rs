@@ -6,6 +6,8 @@
 
 use crate::store::Store;
 use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +39,36 @@ impl Drop for InFlightGuard {
     }
 }
 
+/// How long accepted connections may still send their request after the listeners close.
+/// pingora's shutdown closes every connection still waiting for a request as soon as the
+/// accept loop stops, including one accepted a moment earlier whose request is on its way: that
+/// request would be lost (a fresh connection is not retried by clients). Waiting this long
+/// before pingora's cleanup lets those requests in; they are answered with keep-alive off.
+pub const LINGER: Duration = Duration::from_millis(500);
+
+/// A pingora app whose shutdown cleanup runs `LINGER` after the listeners close.
+pub struct Lingering<A> {
+    inner: Arc<A>,
+}
+
+impl<A> Lingering<A> {
+    pub fn new(inner: A) -> Self {
+        Lingering { inner: Arc::new(inner) }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for Lingering<A> {
+    async fn process_new(self: &Arc<Self>, session: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        self.inner.process_new(session, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        tokio::time::sleep(LINGER).await;
+        self.inner.cleanup().await;
+    }
+}
+
 pub struct DrainService {
     pub inflight: InFlight,
     pub store: Arc<Store>,
@@ -53,6 +85,9 @@ impl BackgroundService for DrainService {
             in_flight = self.inflight.count(),
             "shutting down: no new connections; waiting for requests in flight"
         );
+        // Requests of connections accepted just before the listeners closed arrive within
+        // LINGER; they are not counted until their head is read.
+        tokio::time::sleep(LINGER).await;
         loop {
             if self.inflight.count() == 0 {
                 tracing::info!("every request answered; exiting");

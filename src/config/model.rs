@@ -14,7 +14,11 @@ pub type Located<T> = Spanned<T>;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayFile {
-    pub listen: Vec<Located<String>>,
+    /// `"ip:port"` (plain HTTP) or `{addr: "ip:port", tls: {cert: PATH, key: PATH}}`.
+    pub listen: Vec<Located<ListenDef>>,
+    /// Trust for `https://` integrations and TLS backend versions (default: the system's roots).
+    #[serde(default)]
+    pub upstream_tls: Option<Located<UpstreamTlsDef>>,
     #[serde(default)]
     pub admin: Option<Located<String>>,
     #[serde(default)]
@@ -29,6 +33,9 @@ pub struct GatewayFile {
     pub limits: LimitsDef,
     #[serde(default)]
     pub backends: BTreeMap<String, Located<BackendDef>>,
+    /// The throttle of every stage that sets none (each stage its own bucket).
+    #[serde(default)]
+    pub throttle: Option<ThrottleDef>,
 }
 
 /// `limits:` in gateway.yaml; defaults follow AWS API Gateway.
@@ -37,6 +44,12 @@ pub struct GatewayFile {
 pub struct LimitsDef {
     pub max_body_bytes: u64,
     pub integration_timeout_ms: u64,
+    /// Path and query string; longer gets 414.
+    pub max_url_bytes: usize,
+    /// Names and values of all request headers together; more gets 431.
+    pub max_header_bytes: usize,
+    /// Number of request headers; more gets 431.
+    pub max_headers: usize,
 }
 
 impl Default for LimitsDef {
@@ -44,6 +57,10 @@ impl Default for LimitsDef {
         LimitsDef {
             max_body_bytes: 10 * 1024 * 1024,
             integration_timeout_ms: 29_000,
+            // AWS (regional): 10,240-byte URLs, 10,240 bytes of header values.
+            max_url_bytes: 10_240,
+            max_header_bytes: 10_240,
+            max_headers: 100,
         }
     }
 }
@@ -65,6 +82,29 @@ pub struct BackendDef {
 #[serde(deny_unknown_fields)]
 pub struct VersionDef {
     pub targets: Vec<Located<String>>,
+    /// `true` or `{verify: BOOL}`: the targets speak TLS (SNI and verification by target host).
+    #[serde(default)]
+    pub tls: Option<Located<VersionTlsDef>>,
+    /// Active health checks: `GET path` on each target every `interval_ms`; a target that
+    /// fails is taken out until it passes again.
+    #[serde(default)]
+    pub health_check: Option<HealthCheckDef>,
+    /// Where `aws_proxy`/`aws` integrations POST events to this version's targets (default
+    /// `/2015-03-31/functions/function/invocations`, the Lambda runtime interface emulator's).
+    #[serde(default)]
+    pub invocation_path: Option<Located<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckDef {
+    pub path: Located<String>,
+    #[serde(default = "default_health_interval")]
+    pub interval_ms: u64,
+}
+
+fn default_health_interval() -> u64 {
+    5_000
 }
 
 /// `apis/NAME.yaml`: a draft, never served directly.
@@ -95,6 +135,12 @@ pub struct DeploymentFile {
 pub struct RouteDef {
     pub route: Located<String>,
     pub integration: IntegrationDef,
+    /// Overrides the stage's throttle for this route (its own bucket).
+    #[serde(default)]
+    pub throttle: Option<ThrottleDef>,
+    /// Overrides the stage's fault injection for this route.
+    #[serde(default)]
+    pub fault: Option<FaultDef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -103,6 +149,10 @@ pub enum IntegrationType {
     HttpProxy,
     Http,
     Mock,
+    /// A Lambda-style function called with the API Gateway proxy event (format 1.0).
+    AwsProxy,
+    /// A function called with the request template's output as its event (non-proxy).
+    Aws,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -164,6 +214,8 @@ pub struct StageFile {
     #[serde(default)]
     pub throttle: Option<ThrottleDef>,
     #[serde(default)]
+    pub fault: Option<FaultDef>,
+    #[serde(default)]
     pub history: Vec<HistoryEntry>,
     #[serde(default)]
     pub access_log: Option<AccessLogDef>,
@@ -194,11 +246,28 @@ pub struct CanaryDef {
     pub sticky: Option<Located<String>>,
 }
 
+/// A token bucket: `rate` requests per second on average, `burst` at once.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleDef {
-    pub rate: f64,
-    pub burst: u64,
+    pub rate: Located<f64>,
+    pub burst: Located<u64>,
+}
+
+/// Fault injection, as Envoy's fault filter: delay or abort a share of requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultDef {
+    #[serde(default)]
+    pub delay_ms: Option<Located<u64>>,
+    /// Share of requests delayed, 0-100 (default 100 when `delay_ms` is set).
+    #[serde(default)]
+    pub delay_percent: Option<Located<f64>>,
+    #[serde(default)]
+    pub abort_status: Option<Located<u16>>,
+    /// Share of requests aborted, 0-100 (default 100 when `abort_status` is set).
+    #[serde(default)]
+    pub abort_percent: Option<Located<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -206,4 +275,121 @@ pub struct ThrottleDef {
 pub struct HistoryEntry {
     pub deployment: String,
     pub at: String,
+}
+
+/// One `listen:` entry of gateway.yaml: a plain `"ip:port"` string (HTTP), or a mapping
+/// `{addr: "ip:port", tls: {cert: PATH, key: PATH}}`. Deserialized by hand rather than as an
+/// untagged enum: serde buffers untagged input, which loses the lines `Located` keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenDef {
+    pub addr: String,
+    pub tls: Option<ListenTlsDef>,
+}
+
+/// PEM files of a TLS listener; relative paths are relative to the configuration directory.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenTlsDef {
+    /// Certificate chain, leaf first.
+    pub cert: Located<String>,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Located<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenMap {
+    addr: String,
+    #[serde(default)]
+    tls: Option<ListenTlsDef>,
+}
+
+impl<'de> Deserialize<'de> for ListenDef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ListenDef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"ip:port\" or {addr: \"ip:port\", tls: {cert: PATH, key: PATH}}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ListenDef, E> {
+                Ok(ListenDef {
+                    addr: v.to_string(),
+                    tls: None,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ListenDef, A::Error> {
+                let m = ListenMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ListenDef {
+                    addr: m.addr,
+                    tls: m.tls,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `upstream_tls:` of gateway.yaml: what TLS upstreams are verified against.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTlsDef {
+    /// PEM file of CA certificates trusted besides (or, with `system_roots: false`, instead
+    /// of) the system's roots; relative to the configuration directory.
+    #[serde(default)]
+    pub ca: Option<Located<String>>,
+    #[serde(default)]
+    pub system_roots: Option<Located<bool>>,
+}
+
+/// `tls:` of a backend version: `true` (verified TLS), `false` (plain), or `{verify: BOOL}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionTlsDef {
+    pub enabled: bool,
+    /// Certificate and host name verification; on unless explicitly off.
+    pub verify: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionTlsMap {
+    #[serde(default = "yes")]
+    verify: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<'de> Deserialize<'de> for VersionTlsDef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = VersionTlsDef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or {verify: true|false}")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<VersionTlsDef, E> {
+                Ok(VersionTlsDef {
+                    enabled: v,
+                    verify: true,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<VersionTlsDef, A::Error> {
+                let m =
+                    VersionTlsMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(VersionTlsDef {
+                    enabled: true,
+                    verify: m.verify,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

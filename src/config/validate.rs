@@ -70,6 +70,7 @@ pub fn valid_target(s: &str) -> bool {
 pub fn validate(raw: &RawConfig) -> Problems {
     let mut v = Validator::default();
     v.gateway(&raw.gateway);
+    v.tls(raw);
     for (name, api) in &raw.apis {
         v.routes(&format!("{APIS_DIR}/{name}.yaml"), &api.routes);
     }
@@ -129,13 +130,13 @@ impl Validator {
             );
         }
         for l in &g.listen {
-            if l.value.parse::<std::net::SocketAddr>().is_err() {
+            if l.value.addr.parse::<std::net::SocketAddr>().is_err() {
                 self.err(
                     f,
                     line(l),
                     format!(
                         "invalid listen address {:?}: expected \"ip:port\", e.g. \"0.0.0.0:8080\"",
-                        l.value
+                        l.value.addr
                     ),
                 );
             }
@@ -154,6 +155,7 @@ impl Validator {
                 self.err(f, line(t), "threads must be at least 1".into());
             }
         }
+        self.throttle(f, g.throttle.as_ref());
         if g.limits.max_body_bytes == 0 {
             self.err(f, None, "limits.max_body_bytes must be above 0".into());
         }
@@ -188,6 +190,22 @@ impl Validator {
                         line(ver),
                         format!("version {vname:?} of backend {bname:?} has no targets"),
                     );
+                }
+                if let Some(h) = &ver.value.health_check {
+                    if !h.path.value.starts_with('/') || h.path.value.contains(char::is_whitespace) {
+                        self.err(f, line(&h.path), format!("health_check path {:?} of backend {bname:?} version {vname:?} must start with '/' and have no spaces", h.path.value));
+                    }
+                    if h.interval_ms < 50 {
+                        self.err(f, line(&h.path), format!("health_check interval_ms {} is below 50", h.interval_ms));
+                    }
+                }
+                if let Some(p) = &ver.value.invocation_path {
+                    if !p.value.starts_with('/')
+                        || p.value
+                            .contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
+                    {
+                        self.err(f, line(p), format!("invocation_path {:?} of backend {bname:?} version {vname:?} must start with '/' and have no spaces, '?' or '#'", p.value));
+                    }
                 }
                 for t in &ver.value.targets {
                     if !valid_target(&t.value) {
@@ -249,6 +267,8 @@ impl Validator {
                         seen.insert(key, rl.unwrap_or(0));
                     }
                     self.integration(file, &spec, &r.integration);
+                    self.throttle(file, r.throttle.as_ref());
+                    self.fault(file, r.fault.as_ref());
                 }
                 Err(e) => self.err(file, rl, e),
             }
@@ -261,7 +281,13 @@ impl Validator {
             (IntegrationType::Mock, Some(u)) => {
                 self.err(file, line(u), "a mock integration has no uri".into())
             }
-            (IntegrationType::HttpProxy | IntegrationType::Http, None) => self.err(
+            (
+                IntegrationType::HttpProxy
+                | IntegrationType::Http
+                | IntegrationType::AwsProxy
+                | IntegrationType::Aws,
+                None,
+            ) => self.err(
                 file,
                 kl,
                 format!("route \"{spec}\": integration needs a uri"),
@@ -289,10 +315,67 @@ impl Validator {
             }
             (IntegrationType::Mock, None) => {}
         }
+        if matches!(
+            i.kind.value,
+            IntegrationType::AwsProxy | IntegrationType::Aws
+        ) {
+            self.function(file, spec, i);
+        }
         if let Some(t) = &i.timeout_ms {
             if t.value == 0 {
                 self.err(file, line(t), "timeout_ms must be above 0".into());
             }
+        }
+    }
+
+    /// What a function integration cannot have: request parameters (the event carries the
+    /// request), and for `aws_proxy` templates and integration responses (the function answers).
+    fn function(&mut self, file: &str, spec: &RouteSpec, i: &IntegrationDef) {
+        let kind = if i.kind.value == IntegrationType::AwsProxy {
+            "aws_proxy"
+        } else {
+            "aws"
+        };
+        if let Some(p) = i.request_parameters.values().next() {
+            self.err(file, line(p), format!("route \"{spec}\": {kind} integrations take no request_parameters (the event carries the request)"));
+        }
+        if i.kind.value == IntegrationType::AwsProxy {
+            if let Some(t) = i.request_templates.values().next() {
+                self.err(file, line(t), format!("route \"{spec}\": aws_proxy sends the proxy event, so it takes no request_templates (use type: aws)"));
+            }
+            if let Some(r) = i.responses.first() {
+                self.err(file, line(&r.status), format!("route \"{spec}\": aws_proxy answers with the function's response, so it takes no responses (use type: aws)"));
+            }
+        }
+    }
+
+    fn throttle(&mut self, file: &str, t: Option<&ThrottleDef>) {
+        let Some(t) = t else { return };
+        if !(t.rate.value > 0.0 && t.rate.value.is_finite()) {
+            self.err(file, line(&t.rate), format!("throttle rate {} must be above 0 (requests per second)", t.rate.value));
+        }
+        if t.burst.value == 0 {
+            self.err(file, line(&t.burst), "throttle burst must be at least 1".into());
+        }
+    }
+
+    fn fault(&mut self, file: &str, f: Option<&FaultDef>) {
+        let Some(f) = f else { return };
+        for p in [&f.delay_percent, &f.abort_percent].into_iter().flatten() {
+            if !(0.0..=100.0).contains(&p.value) {
+                self.err(file, line(p), format!("fault percent {} must be between 0 and 100", p.value));
+            }
+        }
+        if let Some(s) = &f.abort_status {
+            if !(200..=599).contains(&s.value) {
+                self.err(file, line(s), format!("fault abort_status {} must be an HTTP status from 200 to 599", s.value));
+            }
+        }
+        if let (Some(p), None) = (&f.delay_percent, &f.delay_ms) {
+            self.err(file, line(p), "fault delay_percent needs delay_ms".into());
+        }
+        if let (Some(p), None) = (&f.abort_percent, &f.abort_status) {
+            self.err(file, line(p), "fault abort_percent needs abort_status".into());
         }
     }
 
@@ -412,11 +495,8 @@ impl Validator {
                     }
                 }
             }
-            if let Some(t) = &s.throttle {
-                if t.rate.is_nan() || t.rate <= 0.0 || t.burst == 0 {
-                    self.err(&file, None, "throttle needs rate > 0 and burst >= 1".into());
-                }
-            }
+            self.throttle(&file, s.throttle.as_ref());
+            self.fault(&file, s.fault.as_ref());
         }
     }
 
@@ -481,6 +561,75 @@ pub fn check_base_path(b: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("invalid base_path {b:?}: \"/\" or \"/segment[/segment]\" with letters, digits, '-', '.', '_', '~'"))
+    }
+}
+
+/// TLS: listener certificates and keys, `upstream_tls`, backend versions with `tls`.
+impl Validator {
+    fn tls(&mut self, raw: &RawConfig) {
+        let f = GATEWAY_FILE;
+        let g = &raw.gateway;
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        for l in &g.listen {
+            let addr = &l.value.addr;
+            if let Some(first) = seen.get(addr.as_str()) {
+                self.err(
+                    f,
+                    line(l),
+                    format!("listen address {addr:?} is already on line {first}"),
+                );
+            } else {
+                seen.insert(addr, line(l).unwrap_or(0));
+            }
+            let Some(t) = &l.value.tls else { continue };
+            let cert = crate::tls::config_path(&raw.dir, &t.cert.value);
+            let key = crate::tls::config_path(&raw.dir, &t.key.value);
+            // Name the file that is wrong: a missing or unreadable key is the key's line.
+            let at = if cert.is_file() && !key.is_file() {
+                line(&t.key)
+            } else {
+                line(&t.cert)
+            };
+            if let Err(e) = crate::tls::load_certified_key(&cert, &key) {
+                let at = if e.starts_with(&key.display().to_string()) {
+                    line(&t.key)
+                } else {
+                    at
+                };
+                self.err(f, at, format!("TLS listener {addr}: {e}"));
+            }
+        }
+        if let Some(u) = &g.upstream_tls {
+            match &u.value.ca {
+                Some(ca) => {
+                    let path = crate::tls::config_path(&raw.dir, &ca.value);
+                    if let Err(e) = crate::tls::load_ca_file(&path) {
+                        self.err(f, line(ca), format!("upstream_tls.ca: {e}"));
+                    }
+                }
+                None => {
+                    if u.value.system_roots.as_ref().is_some_and(|s| !s.value) {
+                        self.err(
+                            f,
+                            line(u),
+                            "upstream_tls: system_roots: false needs a ca file to trust".into(),
+                        );
+                    }
+                }
+            }
+        }
+        for (bname, b) in &g.backends {
+            for (vname, v) in &b.value.versions {
+                let Some(t) = &v.value.tls else { continue };
+                if t.value.enabled && !t.value.verify {
+                    self.problems.push(Problem::warning(
+                        f,
+                        line(t),
+                        format!("backend {bname:?} version {vname:?}: TLS certificates are not verified (verify: false)"),
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! version pick and the upstream path are decided there once (retries keep them), and the later
 //! phases only apply what was decided.
 
+pub mod path;
+mod function;
 mod respond;
 mod route;
 mod templated;
@@ -21,7 +23,8 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
-use respond::write_error;
+use respond::{write_error, write_json};
+use std::borrow::Cow;
 use route::{decide, Decision, Seen};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -88,6 +91,50 @@ fn request_id(req: &RequestHeader) -> String {
         }
     }
     new_request_id()
+}
+
+/// Whether an HTTP/1.1 request came with both `Content-Length` and `Transfer-Encoding`.
+/// pingora follows RFC 9112 (the chunked framing wins, `Content-Length` is dropped, keep-alive is
+/// turned off) before any filter sees the request, so the sign left is a chunked HTTP/1.1
+/// request whose keep-alive was turned off although the client did not ask for `close` and the
+/// process is not shutting down. Such a request is a smuggling attempt or a broken client: it is
+/// refused rather than forwarded.
+fn sent_both_lengths(session: &Session, store: &Store) -> bool {
+    let req = session.req_header();
+    req.version == http::Version::HTTP_11
+        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && session.as_downstream().get_keepalive().is_none()
+        && !req
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("close")))
+        && !session.is_process_shutting_down()
+        && store.is_ready()
+}
+
+/// 414 for a long URL, 431 for too many or too large headers (AWS's limits by default), 400 for
+/// ambiguous framing: `Content-Length` together with `Transfer-Encoding` (RFC 9112 lets a server
+/// prefer the latter; a gateway that forwards such a request invites smuggling), or a
+/// `Transfer-Encoding` other than plain `chunked`.
+fn over_limits(req: &RequestHeader, limits: &crate::snapshot::Limits) -> Option<GatewayError> {
+    let te = req.headers.get_all(http::header::TRANSFER_ENCODING);
+    if te.iter().next().is_some() {
+        let chunked_only = te.iter().count() == 1
+            && te.iter().all(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        if !chunked_only || req.headers.contains_key(http::header::CONTENT_LENGTH) {
+            return Some(GatewayError::BadRequest);
+        }
+    }
+    let url = req.uri.path_and_query().map(|pq| pq.as_str().len()).unwrap_or(0);
+    if url > limits.max_url_bytes {
+        return Some(GatewayError::UriTooLong);
+    }
+    if req.headers.len() > limits.max_headers {
+        return Some(GatewayError::HeadersTooLarge);
+    }
+    let bytes: usize = req.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    (bytes > limits.max_header_bytes).then_some(GatewayError::HeadersTooLarge)
 }
 
 /// A random UUID v4 in AWS's requestId format.
@@ -183,7 +230,40 @@ impl ProxyHttp for Gateway {
         ctx.request_id = request_id(session.req_header());
         ctx.started = Some(Instant::now());
         ctx.received_at = Some(std::time::SystemTime::now());
+        let ambiguous = sent_both_lengths(session, &self.store);
+        if let Some(err) = ambiguous.then_some(GatewayError::BadRequest).or_else(|| over_limits(session.req_header(), &snapshot.limits)) {
+            ctx.snapshot = Some(snapshot);
+            // The framing may be ambiguous: never read another request from this connection.
+            session.set_keepalive(None);
+            write_error(session, err, &ctx.request_id, None).await?;
+            return Ok(true);
+        }
+        match path::normalize(session.req_header().uri.path()) {
+            Ok(Cow::Borrowed(_)) => {}
+            Ok(Cow::Owned(clean)) => {
+                let req = session.req_header();
+                let pq = match req.uri.query() {
+                    Some(q) => format!("{clean}?{q}"),
+                    None => clean,
+                };
+                match http::Uri::try_from(pq) {
+                    Ok(uri) => session.req_header_mut().set_uri(uri),
+                    Err(_) => {
+                        write_error(session, GatewayError::BadRequest, &ctx.request_id, None).await?;
+                        return Ok(true);
+                    }
+                }
+            }
+            Err(_) => {
+                ctx.snapshot = Some(snapshot);
+                write_error(session, GatewayError::BadRequest, &ctx.request_id, None).await?;
+                return Ok(true);
+            }
+        }
         let decision = decide(&snapshot, session.req_header(), &mut ctx.seen);
+        if let Some(d) = ctx.seen.delay {
+            tokio::time::sleep(d).await;
+        }
         ctx.snapshot = Some(snapshot);
         match decision {
             Decision::Forward(mut f, mapped) => {
@@ -210,6 +290,10 @@ impl ProxyHttp for Gateway {
                 ctx.forward = Some(f);
                 Ok(false)
             }
+            Decision::Abort(status) => {
+                write_json(session, status, r#"{"message":"Fault injected"}"#, &ctx.request_id, None).await?;
+                Ok(true)
+            }
             Decision::Templated(call) => {
                 let outcome = match call.route().map(|r| &r.integration) {
                     Some(crate::snapshot::Integration::Mock(m)) => {
@@ -220,6 +304,10 @@ impl ProxyHttp for Gateway {
                         let h = h.clone();
                         templated::serve_http(session, ctx, &call, &h, &self.connector).await
                     }
+                    Some(crate::snapshot::Integration::Function(f)) => {
+                        let f = f.clone();
+                        function::serve(session, ctx, &call, &f, &self.connector).await
+                    }
                     _ => Err(templated::Failure::Internal(
                         "templated route without a templated integration".into(),
                     )),
@@ -229,11 +317,11 @@ impl ProxyHttp for Gateway {
                 }
                 Ok(true)
             }
-            Decision::Error { error, allow, log } => {
+            Decision::Error { error, header, log } => {
                 if let Some(reason) = log {
                     tracing::error!(request_id = %ctx.request_id, "{reason}");
                 }
-                write_error(session, error, &ctx.request_id, allow.as_deref()).await?;
+                write_error(session, error, &ctx.request_id, header).await?;
                 Ok(true)
             }
         }
@@ -252,7 +340,7 @@ impl ProxyHttp for Gateway {
         };
         // A retry moves to the next target of the same version, never to another version.
         if f.attempts > 0 {
-            f.target = (f.target + 1) % f.version.target_count();
+            f.target = f.version.retry_target(f.target);
         }
         f.attempts += 1;
         ctx.upstream_started = Some(Instant::now());
@@ -296,7 +384,8 @@ impl ProxyHttp for Gateway {
         if let Some(h) = original_host {
             upstream.insert_header("x-forwarded-host", h)?;
         }
-        upstream.insert_header("x-forwarded-proto", "http")?;
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        upstream.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
         if let Some(ip) = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -377,10 +466,18 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         _peer: &HttpPeer,
-        _ctx: &mut RequestCtx,
-        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
     ) -> Box<Error> {
         crate::metrics::upstream_connect_failed();
+        if let Some(f) = &ctx.forward {
+            // Passive health: skip this target for a while; retry the request on another
+            // target of the same version while there are untried ones (nothing was sent yet).
+            f.version.eject(f.target);
+            if (f.attempts as usize) < f.version.target_count() {
+                e.set_retry(true);
+            }
+        }
         e
     }
 

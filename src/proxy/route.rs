@@ -43,6 +43,8 @@ pub struct Seen {
     /// The backend version picked (`-` for a plain `http://` endpoint).
     pub version: Option<Arc<str>>,
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+    /// Fault injection: hold the request this long before going on.
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Default for Seen {
@@ -55,6 +57,7 @@ impl Default for Seen {
             canary: false,
             version: None,
             access_log: None,
+            delay: None,
         }
     }
 }
@@ -62,11 +65,15 @@ impl Default for Seen {
 pub enum Decision {
     /// Stream to the backend. `mapped` is set when the route has `request_parameters`.
     Forward(Forward, Option<Call>),
-    /// An `http` or `mock` integration: buffered, templated, answered by `proxy::templated`.
+    /// An `http`, `mock` or function integration: buffered, answered by `proxy::templated` or
+    /// `proxy::function`.
     Templated(Call),
+    /// Fault injection: answer this status without calling anything.
+    Abort(u16),
     Error {
         error: GatewayError,
-        allow: Option<String>,
+        /// `Allow` on 405, `Retry-After` on 429.
+        header: Option<(&'static str, String)>,
         /// Why, for the error log (never sent to the client).
         log: Option<String>,
     },
@@ -76,7 +83,7 @@ impl Decision {
     fn error(error: GatewayError) -> Decision {
         Decision::Error {
             error,
-            allow: None,
+            header: None,
             log: None,
         }
     }
@@ -152,7 +159,7 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
         Lookup::MethodNotAllowed { allow } => {
             return Decision::Error {
                 error: GatewayError::MethodNotAllowed,
-                allow: Some(allow),
+                header: Some(("allow", allow)),
                 log: None,
             }
         }
@@ -163,6 +170,27 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
     };
     seen.metrics = r.metrics.clone();
     seen.resource_path = Some(r.resource_path.clone());
+    if let Some(bucket) = r.throttle.as_ref().or(stage.throttle.as_ref()) {
+        if let Err(wait) = bucket.take() {
+            if let Some(c) = &stage.metrics.throttled {
+                c.inc();
+            }
+            // Whole seconds, rounded up, as Retry-After requires.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Decision::Error {
+                error: GatewayError::TooManyRequests,
+                header: Some(("retry-after", secs.max(1).to_string())),
+                log: None,
+            };
+        }
+    }
+    if let Some(fault) = r.fault.as_ref().or(stage.fault.as_ref()) {
+        let injected = fault.draw();
+        seen.delay = injected.delay;
+        if let Some(status) = injected.abort {
+            return Decision::Abort(status);
+        }
+    }
     let call = || Call {
         stage: stage.name.clone(),
         api: stage.api.clone(),
@@ -191,10 +219,12 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
                 mapped,
             )
         }
-        Integration::Http(_) | Integration::Mock(_) => Decision::Templated(call()),
+        Integration::Http(_) | Integration::Mock(_) | Integration::Function(_) => {
+            Decision::Templated(call())
+        }
         Integration::Misconfigured { reason } => Decision::Error {
             error: GatewayError::InternalServerError,
-            allow: None,
+            header: None,
             log: Some(format!(
                 "stage {:?} route {:?}: {reason}",
                 stage.name, r.template

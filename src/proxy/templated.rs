@@ -34,6 +34,9 @@ pub enum Failure {
     Internal(String),
     /// The client went away or sent a broken body: nothing to answer.
     Downstream(Box<pingora::Error>),
+    /// A function failed or answered something unusable: logged with the request id, answered
+    /// 502 `{"message": "Internal server error"}` as AWS does.
+    Function(String),
 }
 
 impl From<GatewayError> for Failure {
@@ -132,7 +135,7 @@ impl<'a> RequestView<'a> {
         }
     }
 
-    fn render(
+    pub(super) fn render(
         &self,
         t: &Template,
         body: &[u8],
@@ -366,7 +369,7 @@ pub fn upstream_path(
 }
 
 /// Reads the whole request body, failing with 413 beyond `max`.
-async fn read_body(session: &mut Session, max: u64) -> Result<Bytes, Failure> {
+pub(super) async fn read_body(session: &mut Session, max: u64) -> Result<Bytes, Failure> {
     let mut buf = BytesMut::new();
     loop {
         match session.read_request_body().await {
@@ -383,14 +386,18 @@ async fn read_body(session: &mut Session, max: u64) -> Result<Bytes, Failure> {
 }
 
 /// A response the gateway writes itself, always with an exact `Content-Length`.
-struct Answer {
-    status: u16,
-    headers: Vec<(http::HeaderName, String)>,
-    content_type: Option<String>,
-    body: Bytes,
+pub(super) struct Answer {
+    pub status: u16,
+    pub headers: Vec<(http::HeaderName, String)>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
 }
 
-async fn write_answer(session: &mut Session, ctx: &RequestCtx, a: Answer) -> pingora::Result<()> {
+pub(super) async fn write_answer(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    a: Answer,
+) -> pingora::Result<()> {
     let mut resp = ResponseHeader::build(a.status, Some(a.headers.len() + 3))?;
     for (k, v) in a.headers {
         resp.append_header(k, v)?;
@@ -411,27 +418,33 @@ async fn write_answer(session: &mut Session, ctx: &RequestCtx, a: Answer) -> pin
 }
 
 /// The integration's answer before the integration response is applied.
-struct Integrated<'b> {
-    status: u16,
-    headers: Option<&'b ResponseHeader>,
-    body: Bytes,
+pub(super) struct Integrated<'b> {
+    pub status: u16,
+    pub headers: Option<&'b ResponseHeader>,
+    pub body: Bytes,
     /// Overrides set by the request template, readable in (and overridable by) the response template.
-    request_override: RequestOverrides,
-    response_override: Overrides,
+    pub request_override: RequestOverrides,
+    pub response_override: Overrides,
 }
 
-/// Chooses the integration response and renders it into the client's answer.
-fn respond(
+/// Chooses the integration response by `selector` (the status code, or a function's
+/// `errorMessage`; `None`: the default response) and renders it into the client's answer.
+pub(super) fn respond(
     view: &mut RequestView<'_>,
     responses: &Responses,
     got: Integrated<'_>,
+    selector: Option<&str>,
     limits: &crate::template::Limits,
 ) -> Result<Answer, Failure> {
-    let selector = got.status.to_string();
-    let Some(ir): Option<&IntegrationResponse> = responses.select(&selector) else {
+    let chosen = match selector {
+        Some(s) => responses.select(s),
+        None => responses.fallback(),
+    };
+    let Some(ir): Option<&IntegrationResponse> = chosen else {
         return Err(Failure::Internal(format!(
-            "route {:?}: no integration response matches status {selector} and there is no default",
-            view.route.template
+            "route {:?}: no integration response matches {:?} and there is no default",
+            view.route.template,
+            selector.unwrap_or("a success")
         )));
     };
     view.context.request_override = got.request_override;
@@ -519,7 +532,7 @@ fn mock_status(output: &str) -> Option<u16> {
     digits.parse().ok()
 }
 
-fn content_type(req: &RequestHeader) -> Option<&str> {
+pub(super) fn content_type(req: &RequestHeader) -> Option<&str> {
     req.headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -573,7 +586,8 @@ pub async fn serve_mock(
             request_override,
             response_override,
         };
-        respond(&mut view, &mock.responses, got, limits)?
+        let selector = status.to_string();
+        respond(&mut view, &mock.responses, got, Some(&selector), limits)?
     };
     write_answer(session, ctx, answer)
         .await
@@ -686,39 +700,18 @@ pub async fn serve_http(
     peer.options.connection_timeout = Some(target.timeout.min(std::time::Duration::from_secs(10)));
     peer.options.read_timeout = Some(target.timeout);
     peer.options.write_timeout = Some(target.timeout);
-    ctx.seen.version = Some(version.name.clone());
-    let sent = std::time::Instant::now();
-    let exchange = exchange(
+    let (resp, resp_body) = send(
+        ctx,
+        &route.template,
         connector,
+        &version,
         &peer,
         up,
         upstream_body,
+        target.timeout,
         snapshot.limits.max_body_bytes,
-    );
-    let outcome = tokio::time::timeout(target.timeout, exchange).await;
-    ctx.upstream_latency = Some(sent.elapsed());
-    ctx.seen
-        .metrics
-        .observe_upstream(&version.name, sent.elapsed());
-    let (resp, resp_body) = match outcome {
-        Err(_) => return Err(GatewayError::EndpointTimeout.into()),
-        Ok(Err(e)) => {
-            let timeout = matches!(
-                e.etype(),
-                pingora::ErrorType::ConnectTimedout
-                    | pingora::ErrorType::ReadTimedout
-                    | pingora::ErrorType::WriteTimedout
-            );
-            tracing::warn!(request_id = %ctx.request_id, route = %route.template, "integration request failed: {e}");
-            return Err(if timeout {
-                GatewayError::EndpointTimeout
-            } else {
-                GatewayError::BadGateway
-            }
-            .into());
-        }
-        Ok(Ok(r)) => r,
-    };
+    )
+    .await?;
     let got = Integrated {
         status: resp.status.as_u16(),
         headers: Some(&resp),
@@ -739,12 +732,55 @@ pub async fn serve_http(
             body: got.body,
         }
     } else {
-        respond(&mut view, &http.responses, got, limits)?
+        let selector = got.status.to_string();
+        respond(&mut view, &http.responses, got, Some(&selector), limits)?
     };
     drop(view);
     write_answer(session, ctx, answer)
         .await
         .map_err(Failure::Downstream)
+}
+
+/// Sends one integration request within `timeout`, recording the version and latency: a
+/// timeout is 504 (`EndpointTimeout`), any other failure 502 (`BadGateway`), logged.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn send(
+    ctx: &mut RequestCtx,
+    route: &str,
+    connector: &Connector,
+    version: &crate::snapshot::upstream::Version,
+    peer: &pingora::upstreams::peer::HttpPeer,
+    header: RequestHeader,
+    body: Bytes,
+    timeout: std::time::Duration,
+    max: u64,
+) -> Result<(ResponseHeader, Bytes), Failure> {
+    ctx.seen.version = Some(version.name.clone());
+    let sent = std::time::Instant::now();
+    let outcome = tokio::time::timeout(timeout, exchange(connector, peer, header, body, max)).await;
+    ctx.upstream_latency = Some(sent.elapsed());
+    ctx.seen
+        .metrics
+        .observe_upstream(&version.name, sent.elapsed());
+    match outcome {
+        Err(_) => Err(GatewayError::EndpointTimeout.into()),
+        Ok(Err(e)) => {
+            let timeout = matches!(
+                e.etype(),
+                pingora::ErrorType::ConnectTimedout
+                    | pingora::ErrorType::ReadTimedout
+                    | pingora::ErrorType::WriteTimedout
+            );
+            tracing::warn!(request_id = %ctx.request_id, route = %route, "integration request failed: {e}");
+            Err(if timeout {
+                GatewayError::EndpointTimeout
+            } else {
+                GatewayError::BadGateway
+            }
+            .into())
+        }
+        Ok(Ok(r)) => Ok(r),
+    }
 }
 
 /// One request over a pooled upstream connection; a connection that the backend closed while
@@ -816,6 +852,17 @@ pub async fn answer_failure(
                 None,
             )
             .await
+        }
+        Failure::Function(why) => {
+            tracing::error!(request_id = %ctx.request_id, "function error: {why}");
+            let body = GatewayError::InternalServerError.body();
+            let answer = Answer {
+                status: 502,
+                headers: Vec::new(),
+                content_type: Some("application/json".into()),
+                body: Bytes::from_static(body.as_bytes()),
+            };
+            write_answer(session, ctx, answer).await
         }
         Failure::Downstream(e) => Err(e),
     }

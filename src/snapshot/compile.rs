@@ -31,8 +31,11 @@ struct Compiler<'a> {
     endpoints: HashMap<(String, u16, bool), Arc<Selector>>,
     limits: Limits,
     template_cache: HashMap<String, Arc<Template>>,
+    all_versions: Vec<Arc<Version>>,
     template_limits: TemplateLimits,
     log_destinations: HashMap<crate::accesslog::Destination, Arc<crate::accesslog::Destination>>,
+    /// What TLS upstreams are verified against (gateway.yaml `upstream_tls`).
+    upstream_trust: crate::tls::UpstreamTrust,
 }
 
 /// Compiles a validated configuration. `generation` is the number the snapshot will carry.
@@ -42,6 +45,9 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
     let limits = Limits {
         max_body_bytes: g.limits.max_body_bytes,
         integration_timeout: Duration::from_millis(g.limits.integration_timeout_ms),
+        max_url_bytes: g.limits.max_url_bytes,
+        max_header_bytes: g.limits.max_header_bytes,
+        max_headers: g.limits.max_headers,
     };
     let mut c = Compiler {
         raw,
@@ -50,16 +56,27 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
         endpoints: HashMap::new(),
         limits,
         template_cache: HashMap::new(),
+        all_versions: Vec::new(),
         template_limits: TemplateLimits::default(),
         log_destinations: HashMap::new(),
+        upstream_trust: crate::tls::UpstreamTrust::default(),
     };
+    c.upstream_trust();
     c.backends();
     let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
     let server = ServerSettings {
         listen: g
             .listen
             .iter()
-            .filter_map(|l| l.value.parse().ok())
+            .filter_map(|l| {
+                Some(Listener {
+                    addr: l.value.addr.parse().ok()?,
+                    tls: l.value.tls.as_ref().map(|t| ListenerTls {
+                        cert: crate::tls::config_path(&raw.dir, &t.cert.value),
+                        key: crate::tls::config_path(&raw.dir, &t.key.value),
+                    }),
+                })
+            })
             .collect(),
         admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
         threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
@@ -89,6 +106,7 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
             ..crate::template::Limits::default()
         },
         stages,
+        versions: c.all_versions,
         by_host,
         any_host,
         warnings: c.problems.0,
@@ -140,17 +158,47 @@ fn resolve(target: &str) -> Result<SocketAddr, String> {
 }
 
 impl Compiler<'_> {
+    /// Loads `upstream_tls` (validation checked it; a file may have changed since).
+    fn upstream_trust(&mut self) {
+        let Some(u) = &self.raw.gateway.upstream_tls else {
+            return;
+        };
+        let ca = u
+            .value
+            .ca
+            .as_ref()
+            .map(|c| crate::tls::config_path(&self.raw.dir, &c.value));
+        let system_roots = u.value.system_roots.as_ref().is_none_or(|s| s.value);
+        match crate::tls::UpstreamTrust::build(ca.as_deref(), system_roots) {
+            Ok(t) => self.upstream_trust = t,
+            Err(e) => self.problems.push(Problem::error(
+                GATEWAY_FILE,
+                Some(u.referenced.line()),
+                format!("upstream_tls: {e}"),
+            )),
+        }
+    }
+
     fn backends(&mut self) {
         for (bname, b) in &self.raw.gateway.backends {
             let mut versions = BTreeMap::new();
             for (vname, v) in &b.value.versions {
                 let mut targets = Vec::new();
+                let tls = v.value.tls.as_ref().filter(|t| t.value.enabled);
+                let tls = tls.map(|t| crate::tls::PeerTls {
+                    verify: t.value.verify,
+                    trust: self.upstream_trust.clone(),
+                });
                 for t in &v.value.targets {
                     match resolve(&t.value) {
                         Ok(addr) => {
                             let host = t.value.rsplit_once(':').map(|(h, _)| h).unwrap_or(&t.value);
-                            targets
-                                .push((build_peer(addr, false, host), Arc::from(t.value.as_str())));
+                            // SNI and the name verified: the target's host ("[::1]" -> "::1").
+                            let host = host.trim_start_matches('[').trim_end_matches(']');
+                            targets.push((
+                                build_peer(addr, tls.as_ref(), host),
+                                Arc::from(t.value.as_str()),
+                            ));
                         }
                         Err(e) => self.problems.push(Problem::error(
                             GATEWAY_FILE,
@@ -159,7 +207,13 @@ impl Compiler<'_> {
                         )),
                     }
                 }
-                versions.insert(vname.clone(), Arc::new(Version::new(vname, targets)));
+                let check = v.value.health_check.as_ref().map(|h| super::health::HealthCheck {
+                    path: h.path.value.clone(),
+                    interval: Duration::from_millis(h.interval_ms),
+                });
+                let version = Arc::new(Version::new(vname, targets).with_health_check(check));
+                self.all_versions.push(version.clone());
+                versions.insert(vname.clone(), version);
             }
             let mut aliases = BTreeMap::new();
             for (aname, weights) in &b.value.aliases {
@@ -231,6 +285,12 @@ impl Compiler<'_> {
             canary,
             metrics: crate::metrics::StageMetrics::new(name, s.canary.is_some()),
             access_log: s.access_log.as_ref().and_then(|a| self.access_log(a)),
+            throttle: s
+                .throttle
+                .as_ref()
+                .or(self.raw.gateway.throttle.as_ref())
+                .and_then(|t| super::throttle::shared(&format!("stage {name}"), t.rate.value, t.burst.value)),
+            fault: s.fault.as_ref().and_then(super::fault::Fault::from_def),
         })
     }
 
@@ -260,6 +320,10 @@ impl Compiler<'_> {
                 method: spec.method,
                 param_names: spec.param_names().map(Into::into).collect(),
                 metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
+                throttle: def.throttle.as_ref().and_then(|t| {
+                    super::throttle::shared(&format!("stage {stage} deployment {id} route {spec}"), t.rate.value, t.burst.value)
+                }),
+                fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
                 integration,
             });
         }
@@ -323,6 +387,43 @@ impl Compiler<'_> {
                     passthrough: i.passthrough_behavior,
                     params,
                     responses: self.responses(dep_file, route, i, vars, &mut missing)?,
+                }))
+            }
+            IntegrationType::AwsProxy | IntegrationType::Aws => {
+                let target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
+                    Ok(t) => t,
+                    Err(misconfigured) => return Some(misconfigured),
+                };
+                let kind = if i.kind.value == IntegrationType::Aws {
+                    super::function::FunctionKind::Custom {
+                        request_templates: self.templates(
+                            dep_file,
+                            route,
+                            "request template",
+                            &i.request_templates,
+                        )?,
+                        passthrough: i.passthrough_behavior,
+                        responses: self.responses(dep_file, route, i, vars, &mut missing)?,
+                    }
+                } else {
+                    super::function::FunctionKind::Proxy
+                };
+                let invocation_paths = i
+                    .uri
+                    .as_ref()
+                    .map(|u| {
+                        super::function::invocation_paths(
+                            &u.value,
+                            vars,
+                            &self.raw.gateway.backends,
+                        )
+                    })
+                    .unwrap_or_default();
+                Integration::Function(Arc::new(super::function::FunctionIntegration {
+                    uri_path: super::function::has_own_path(&target.path),
+                    target,
+                    invocation_paths,
+                    kind,
                 }))
             }
             IntegrationType::Mock => Integration::Mock(Arc::new(MockIntegration {
@@ -437,11 +538,8 @@ impl Compiler<'_> {
                 (sel, None)
             }
             Endpoint::Http { host, port, tls } => {
-                if *tls {
-                    self.problems.push(Problem::error(dep_file, uri_line, format!("https:// integrations are not supported by this build yet (uri {resolved:?})")));
-                    return None;
-                }
-                let authority = if *port == 80 {
+                let default_port = if *tls { 443 } else { 80 };
+                let authority = if *port == default_port {
                     host.clone()
                 } else {
                     format!("{host}:{port}")
@@ -466,7 +564,12 @@ impl Compiler<'_> {
                                 return None;
                             }
                         };
-                        let peer = build_peer(addr, *tls, host);
+                        // https://: verified against `upstream_tls`, SNI = the URI's host.
+                        let peer_tls = tls.then(|| crate::tls::PeerTls {
+                            verify: true,
+                            trust: self.upstream_trust.clone(),
+                        });
+                        let peer = build_peer(addr, peer_tls.as_ref(), host);
                         let sel = Arc::new(Selector::single(Arc::new(Version::new(
                             "-",
                             vec![(peer, authority.as_str().into())],

@@ -8,6 +8,10 @@ pub mod mapping;
 pub mod picker;
 pub mod router;
 pub mod sticky;
+pub mod throttle;
+pub mod fault;
+pub mod health;
+pub mod function;
 pub mod templated;
 pub mod upstream;
 
@@ -27,17 +31,35 @@ use upstream::Selector;
 pub struct Limits {
     pub max_body_bytes: u64,
     pub integration_timeout: Duration,
+    pub max_url_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
 }
 
 /// Process-level settings that only take effect at start; a reload that changes them logs that a
 /// restart is needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSettings {
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<Listener>,
     pub admin: Option<SocketAddr>,
     pub threads: usize,
     pub shutdown_grace_seconds: u64,
     pub upgrade_sock: String,
+}
+
+/// One proxy listener: plain HTTP, or TLS with HTTP/2 by ALPN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub tls: Option<ListenerTls>,
+}
+
+/// A TLS listener's PEM files, resolved against the configuration directory. Their contents
+/// are re-read while running (`crate::tls::CertWatchService`); the paths only at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerTls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;
@@ -55,6 +77,8 @@ pub struct Snapshot {
     /// Bounds of every template render (output capped at `limits.max_body_bytes`).
     pub template_limits: crate::template::Limits,
     pub stages: Vec<Stage>,
+    /// Every backend version (for the active health checker).
+    pub versions: Vec<Arc<upstream::Version>>,
     /// Stage indexes to try for a known host, longest base path first (host-specific before
     /// any-host on a tie).
     by_host: HashMap<Box<str>, Box<[u32]>>,
@@ -74,6 +98,9 @@ pub struct Stage {
     pub canary: Option<Canary>,
     pub metrics: crate::metrics::StageMetrics,
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+    /// The stage's bucket (its `throttle:`, else gateway.yaml's default).
+    pub throttle: Option<Arc<throttle::Bucket>>,
+    pub fault: Option<fault::Fault>,
 }
 
 #[derive(Debug)]
@@ -104,6 +131,10 @@ pub struct Route {
     pub param_names: Box<[Box<str>]>,
     pub integration: Integration,
     pub metrics: Arc<crate::metrics::RouteMetrics>,
+    /// The route's own bucket (`throttle:` on the route), else the stage's applies.
+    pub throttle: Option<Arc<throttle::Bucket>>,
+    /// The route's own fault, else the stage's applies.
+    pub fault: Option<fault::Fault>,
 }
 
 #[derive(Debug)]
@@ -113,6 +144,8 @@ pub enum Integration {
     Http(Arc<templated::HttpIntegration>),
     /// No backend: the request template's `statusCode` selects the integration response.
     Mock(Arc<templated::MockIntegration>),
+    /// A Lambda-style function (`aws_proxy` or `aws`), called with an event over HTTP.
+    Function(Arc<function::FunctionIntegration>),
     /// An integration that can only answer 500, as AWS does, e.g. because its URI uses a stage
     /// variable the stage does not define. The reason goes to the log, not to the client.
     Misconfigured {

@@ -122,6 +122,12 @@ impl Responses {
             .or_else(|| self.0.iter().find(|r| r.pattern.is_none()))
     }
 
+    /// The default response (the one without a pattern), e.g. for a function's success, which
+    /// has no `errorMessage` to match.
+    pub fn fallback(&self) -> Option<&IntegrationResponse> {
+        self.0.iter().find(|r| r.pattern.is_none())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -2,6 +2,7 @@
 //! weighted choice of a version. Everything here is built when the snapshot is compiled (names
 //! resolved, peers constructed); a request only picks and clones.
 
+use super::health::{HealthCheck, TargetHealth};
 use super::picker::WeightedPicker;
 use super::sticky::{hash, StickyKey};
 use pingora::upstreams::peer::HttpPeer;
@@ -19,13 +20,24 @@ pub struct Version {
     peers: Box<[HttpPeer]>,
     /// The `Host` header sent to each target.
     host_headers: Box<[Arc<str>]>,
+    /// Passive and active health of each target, shared across snapshots.
+    health: Box<[Arc<TargetHealth>]>,
+    /// Active health checking, when configured.
+    pub health_check: Option<HealthCheck>,
     next: AtomicUsize,
 }
 
 /// Builds a peer from an address resolved at compile time (never `HttpPeer::new` on a name:
 /// that resolves DNS and unwraps). Timeouts are set per request from the integration.
-pub fn build_peer(addr: SocketAddr, tls: bool, sni: &str) -> HttpPeer {
-    let mut peer = HttpPeer::new(addr, tls, sni.to_string());
+/// `tls`: `Some` for TLS upstreams; `sni` is then also the name the certificate must carry.
+pub fn build_peer(addr: SocketAddr, tls: Option<&crate::tls::PeerTls>, sni: &str) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, tls.is_some(), sni.to_string());
+    if let Some(t) = tls {
+        peer.options.verify_cert = t.verify;
+        peer.options.verify_hostname = t.verify;
+        peer.options.ca = t.trust.ca.clone();
+        peer.group_key = t.trust.group_key;
+    }
     // Idle pooled connections are closed before typical backend keep-alive timeouts (60 s+),
     // so a reused connection is rarely one the backend is closing.
     peer.options.idle_timeout = Some(Duration::from_secs(50));
@@ -34,21 +46,66 @@ pub fn build_peer(addr: SocketAddr, tls: bool, sni: &str) -> HttpPeer {
 
 impl Version {
     pub fn new(name: &str, targets: Vec<(HttpPeer, Arc<str>)>) -> Version {
-        let (peers, host_headers): (Vec<_>, Vec<_>) = targets.into_iter().unzip();
+        let (peers, host_headers): (Vec<HttpPeer>, Vec<_>) = targets.into_iter().unzip();
+        let health = peers
+            .iter()
+            .filter_map(|p| p._address.as_inet().copied())
+            .map(super::health::of)
+            .collect::<Vec<_>>();
         Version {
             name: name.into(),
             peers: peers.into(),
             host_headers: host_headers.into(),
+            health: health.into(),
+            health_check: None,
             next: AtomicUsize::new(0),
         }
     }
 
-    /// The next target in round-robin order. Returns its index so a retry can move on from it.
+    pub fn with_health_check(mut self, check: Option<HealthCheck>) -> Version {
+        self.health_check = check;
+        self
+    }
+
+    /// The next available target in round-robin order (skipping ejected and unhealthy ones; if
+    /// none is available, the next one anyway: failing open beats refusing every request).
+    /// Returns its index so a retry can move on from it.
     pub fn next_target(&self) -> usize {
-        if self.peers.len() == 1 {
+        let n = self.peers.len();
+        if n == 1 {
             return 0;
         }
-        self.next.fetch_add(1, Ordering::Relaxed) % self.peers.len()
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|i| self.available(*i))
+            .unwrap_or(start % n)
+    }
+
+    /// The target after `i` for a retry: the next available one that is not `i`.
+    pub fn retry_target(&self, i: usize) -> usize {
+        let n = self.peers.len();
+        (1..n)
+            .map(|k| (i + k) % n)
+            .find(|j| self.available(*j))
+            .unwrap_or((i + 1) % n.max(1))
+    }
+
+    fn available(&self, i: usize) -> bool {
+        self.health.get(i).is_none_or(|h| h.available())
+    }
+
+    /// Skips target `i` for a while after a failed connection.
+    pub fn eject(&self, i: usize) {
+        if let Some(h) = self.health.get(i) {
+            if self.peers.len() > 1 {
+                h.eject();
+            }
+        }
+    }
+
+    pub fn health(&self) -> &[Arc<TargetHealth>] {
+        &self.health
     }
 
     pub fn target_count(&self) -> usize {

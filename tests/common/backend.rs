@@ -13,11 +13,15 @@
 //! - `/status/NNN[?body=TEXT][&type=MEDIA]`: answers status NNN with the form-decoded `body`
 //!   (default empty) as `type` (default `application/json`).
 //! - `/echo-body`: the echo JSON plus `"body"`, the request body as text.
+//! - `/health`: the echo JSON while healthy (the default); 503 after
+//!   [`Backend::set_health`]`(false)`, for active health checks.
+//!
+//! Every request's method and raw path-and-query is recorded ([`Backend::seen_requests`]).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
@@ -54,6 +58,10 @@ struct State {
     held_rx: Mutex<mpsc::UnboundedReceiver<String>>,
     upload_tx: mpsc::UnboundedSender<UploadEvent>,
     upload_rx: Mutex<mpsc::UnboundedReceiver<UploadEvent>>,
+    /// What `/health` answers: the echo JSON while true, 503 while false.
+    healthy: AtomicBool,
+    /// `METHOD path?query` of every request, in arrival order.
+    seen: std::sync::Mutex<Vec<String>>,
 }
 
 pub struct Backend {
@@ -80,6 +88,8 @@ impl Backend {
             held_rx: Mutex::new(held_rx),
             upload_tx,
             upload_rx: Mutex::new(upload_rx),
+            healthy: AtomicBool::new(true),
+            seen: std::sync::Mutex::new(Vec::new()),
         });
         let st = state.clone();
         let accept = tokio::spawn(async move {
@@ -122,6 +132,16 @@ impl Backend {
     /// Requests received so far (any path).
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/health` answer 503 (`false`) or the echo JSON again (`true`, the default).
+    pub fn set_health(&self, healthy: bool) {
+        self.state.healthy.store(healthy, Ordering::SeqCst);
+    }
+
+    /// `METHOD path?query` (raw, as received) of every request so far, in arrival order.
+    pub fn seen_requests(&self) -> Vec<String> {
+        self.state.seen.lock().expect("seen lock").clone()
     }
 
     /// Lets every held request (`/slow`, `/stream-down?hold=1`) proceed, now and later.
@@ -178,7 +198,23 @@ fn json_response(state: &State, status: StatusCode, value: serde_json::Value) ->
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().to_string(), |pq| pq.as_str().to_string());
+    state
+        .seen
+        .lock()
+        .expect("seen lock")
+        .push(format!("{} {target}", req.method()));
     let path = req.uri().path().to_string();
+    if path.ends_with("/health") && !state.healthy.load(Ordering::SeqCst) {
+        return Ok(json_response(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"name": state.name, "healthy": false}),
+        ));
+    }
     if path.ends_with("/stream-down") {
         return Ok(stream_down(&state, req.uri().query()));
     }

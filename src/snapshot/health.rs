@@ -1,0 +1,84 @@
+//! Target health, shared by every snapshot: passive ejection (a target that refused a
+//! connection is skipped for a while) and active checks (a background probe marks targets up or
+//! down). State is keyed by target address in a registry consulted only when a snapshot is
+//! compiled, so a reload keeps what is known about each target; requests read two atomics.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// How long a target that failed a connection is skipped.
+pub const EJECTION: Duration = Duration::from_secs(10);
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
+}
+
+#[derive(Debug)]
+pub struct TargetHealth {
+    pub addr: SocketAddr,
+    /// Milliseconds since `EPOCH` until which the target is skipped (passive).
+    ejected_until: AtomicU64,
+    /// False while active checks fail.
+    healthy: AtomicBool,
+}
+
+impl TargetHealth {
+    pub fn available(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed) && self.ejected_until.load(Ordering::Relaxed) <= now_ms()
+    }
+
+    pub fn eject(&self) {
+        self.ejected_until
+            .store(now_ms() + EJECTION.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_healthy(&self, up: bool) {
+        let was = self.healthy.swap(up, Ordering::Relaxed);
+        if was != up {
+            tracing::warn!(target_addr = %self.addr, healthy = up, "health check changed a target's state");
+        }
+        if up {
+            // A passing active check ends a passive ejection too.
+            self.ejected_until.store(0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<SocketAddr, Weak<TargetHealth>>>> = LazyLock::new(Default::default);
+
+/// The health record of `addr`: the live one if a snapshot holds it, else a new healthy one.
+pub fn of(addr: SocketAddr) -> Arc<TargetHealth> {
+    let fresh = || {
+        Arc::new(TargetHealth {
+            addr,
+            ejected_until: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+        })
+    };
+    let Ok(mut reg) = REGISTRY.lock() else {
+        return fresh();
+    };
+    if let Some(h) = reg.get(&addr).and_then(Weak::upgrade) {
+        return h;
+    }
+    let h = fresh();
+    reg.retain(|_, w| w.strong_count() > 0);
+    reg.insert(addr, Arc::downgrade(&h));
+    h
+}
+
+/// `health_check:` of a backend version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: Duration,
+}

@@ -4,13 +4,13 @@
 
 use crate::admin::AdminApp;
 use crate::lifecycle::{DrainService, InFlight, Lingering};
-use pingora::proxy::HttpProxy;
 use crate::probe::ProbeService;
 use crate::proxy::Gateway;
 use crate::reload::{self, WatchService};
 use crate::store::Store;
 use pingora::apps::http_app::HttpServer;
 use pingora::prelude::*;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::services::listening::Service;
 use std::path::PathBuf;
@@ -99,7 +99,9 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     ));
     server.add_service(background_service(
         "health checks",
-        ProbeService { store: store.clone() },
+        ProbeService {
+            store: store.clone(),
+        },
     ));
     server.add_service(background_service(
         "graceful shutdown",

@@ -53,13 +53,19 @@ pub struct Lingering<A> {
 
 impl<A> Lingering<A> {
     pub fn new(inner: A) -> Self {
-        Lingering { inner: Arc::new(inner) }
+        Lingering {
+            inner: Arc::new(inner),
+        }
     }
 }
 
 #[async_trait]
 impl<A: ServerApp + Send + Sync + 'static> ServerApp for Lingering<A> {
-    async fn process_new(self: &Arc<Self>, session: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+    async fn process_new(
+        self: &Arc<Self>,
+        session: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
         self.inner.process_new(session, shutdown).await
     }
 

@@ -52,13 +52,19 @@ impl BackgroundService for ProbeService {
             let snapshot = self.store.current();
             let now = Instant::now();
             for version in &snapshot.versions {
-                let Some(check) = &version.health_check else { continue };
+                let Some(check) = &version.health_check else {
+                    continue;
+                };
                 for (i, health) in version.health().iter().enumerate() {
                     if due.get(&health.addr).is_some_and(|t| *t > now) {
                         continue;
                     }
                     due.insert(health.addr, now + check.interval);
-                    let (health, host, path) = (health.clone(), version.host_header(i).clone(), check.path.clone());
+                    let (health, host, path) = (
+                        health.clone(),
+                        version.host_header(i).clone(),
+                        check.path.clone(),
+                    );
                     let timeout = check.interval.min(Duration::from_secs(2));
                     tokio::spawn(async move {
                         let up = probe(health.addr, &host, &path, timeout).await;

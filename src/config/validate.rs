@@ -192,11 +192,16 @@ impl Validator {
                     );
                 }
                 if let Some(h) = &ver.value.health_check {
-                    if !h.path.value.starts_with('/') || h.path.value.contains(char::is_whitespace) {
+                    if !h.path.value.starts_with('/') || h.path.value.contains(char::is_whitespace)
+                    {
                         self.err(f, line(&h.path), format!("health_check path {:?} of backend {bname:?} version {vname:?} must start with '/' and have no spaces", h.path.value));
                     }
                     if h.interval_ms < 50 {
-                        self.err(f, line(&h.path), format!("health_check interval_ms {} is below 50", h.interval_ms));
+                        self.err(
+                            f,
+                            line(&h.path),
+                            format!("health_check interval_ms {} is below 50", h.interval_ms),
+                        );
                     }
                 }
                 if let Some(p) = &ver.value.invocation_path {
@@ -352,10 +357,21 @@ impl Validator {
     fn throttle(&mut self, file: &str, t: Option<&ThrottleDef>) {
         let Some(t) = t else { return };
         if !(t.rate.value > 0.0 && t.rate.value.is_finite()) {
-            self.err(file, line(&t.rate), format!("throttle rate {} must be above 0 (requests per second)", t.rate.value));
+            self.err(
+                file,
+                line(&t.rate),
+                format!(
+                    "throttle rate {} must be above 0 (requests per second)",
+                    t.rate.value
+                ),
+            );
         }
         if t.burst.value == 0 {
-            self.err(file, line(&t.burst), "throttle burst must be at least 1".into());
+            self.err(
+                file,
+                line(&t.burst),
+                "throttle burst must be at least 1".into(),
+            );
         }
     }
 
@@ -363,19 +379,34 @@ impl Validator {
         let Some(f) = f else { return };
         for p in [&f.delay_percent, &f.abort_percent].into_iter().flatten() {
             if !(0.0..=100.0).contains(&p.value) {
-                self.err(file, line(p), format!("fault percent {} must be between 0 and 100", p.value));
+                self.err(
+                    file,
+                    line(p),
+                    format!("fault percent {} must be between 0 and 100", p.value),
+                );
             }
         }
         if let Some(s) = &f.abort_status {
             if !(200..=599).contains(&s.value) {
-                self.err(file, line(s), format!("fault abort_status {} must be an HTTP status from 200 to 599", s.value));
+                self.err(
+                    file,
+                    line(s),
+                    format!(
+                        "fault abort_status {} must be an HTTP status from 200 to 599",
+                        s.value
+                    ),
+                );
             }
         }
         if let (Some(p), None) = (&f.delay_percent, &f.delay_ms) {
             self.err(file, line(p), "fault delay_percent needs delay_ms".into());
         }
         if let (Some(p), None) = (&f.abort_percent, &f.abort_status) {
-            self.err(file, line(p), "fault abort_percent needs abort_status".into());
+            self.err(
+                file,
+                line(p),
+                "fault abort_percent needs abort_status".into(),
+            );
         }
     }
 

@@ -3,8 +3,8 @@
 //! version pick and the upstream path are decided there once (retries keep them), and the later
 //! phases only apply what was decided.
 
-pub mod path;
 mod function;
+pub mod path;
 mod respond;
 mod route;
 mod templated;
@@ -24,8 +24,8 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use respond::{write_error, write_json};
-use std::borrow::Cow;
 use route::{decide, Decision, Seen};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,10 @@ fn sent_both_lengths(session: &Session, store: &Store) -> bool {
             .headers
             .get_all(http::header::CONNECTION)
             .iter()
-            .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("close")))
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|s| s.to_ascii_lowercase().contains("close"))
+            })
         && !session.is_process_shutting_down()
         && store.is_ready()
 }
@@ -121,19 +124,29 @@ fn over_limits(req: &RequestHeader, limits: &crate::snapshot::Limits) -> Option<
     let te = req.headers.get_all(http::header::TRANSFER_ENCODING);
     if te.iter().next().is_some() {
         let chunked_only = te.iter().count() == 1
-            && te.iter().all(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+            && te
+                .iter()
+                .all(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
         if !chunked_only || req.headers.contains_key(http::header::CONTENT_LENGTH) {
             return Some(GatewayError::BadRequest);
         }
     }
-    let url = req.uri.path_and_query().map(|pq| pq.as_str().len()).unwrap_or(0);
+    let url = req
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().len())
+        .unwrap_or(0);
     if url > limits.max_url_bytes {
         return Some(GatewayError::UriTooLong);
     }
     if req.headers.len() > limits.max_headers {
         return Some(GatewayError::HeadersTooLarge);
     }
-    let bytes: usize = req.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let bytes: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
     (bytes > limits.max_header_bytes).then_some(GatewayError::HeadersTooLarge)
 }
 
@@ -231,7 +244,10 @@ impl ProxyHttp for Gateway {
         ctx.started = Some(Instant::now());
         ctx.received_at = Some(std::time::SystemTime::now());
         let ambiguous = sent_both_lengths(session, &self.store);
-        if let Some(err) = ambiguous.then_some(GatewayError::BadRequest).or_else(|| over_limits(session.req_header(), &snapshot.limits)) {
+        if let Some(err) = ambiguous
+            .then_some(GatewayError::BadRequest)
+            .or_else(|| over_limits(session.req_header(), &snapshot.limits))
+        {
             ctx.snapshot = Some(snapshot);
             // The framing may be ambiguous: never read another request from this connection.
             session.set_keepalive(None);
@@ -249,7 +265,8 @@ impl ProxyHttp for Gateway {
                 match http::Uri::try_from(pq) {
                     Ok(uri) => session.req_header_mut().set_uri(uri),
                     Err(_) => {
-                        write_error(session, GatewayError::BadRequest, &ctx.request_id, None).await?;
+                        write_error(session, GatewayError::BadRequest, &ctx.request_id, None)
+                            .await?;
                         return Ok(true);
                     }
                 }
@@ -291,7 +308,14 @@ impl ProxyHttp for Gateway {
                 Ok(false)
             }
             Decision::Abort(status) => {
-                write_json(session, status, r#"{"message":"Fault injected"}"#, &ctx.request_id, None).await?;
+                write_json(
+                    session,
+                    status,
+                    r#"{"message":"Fault injected"}"#,
+                    &ctx.request_id,
+                    None,
+                )
+                .await?;
                 Ok(true)
             }
             Decision::Templated(call) => {

@@ -207,10 +207,14 @@ impl Compiler<'_> {
                         )),
                     }
                 }
-                let check = v.value.health_check.as_ref().map(|h| super::health::HealthCheck {
-                    path: h.path.value.clone(),
-                    interval: Duration::from_millis(h.interval_ms),
-                });
+                let check = v
+                    .value
+                    .health_check
+                    .as_ref()
+                    .map(|h| super::health::HealthCheck {
+                        path: h.path.value.clone(),
+                        interval: Duration::from_millis(h.interval_ms),
+                    });
                 let version = Arc::new(Version::new(vname, targets).with_health_check(check));
                 self.all_versions.push(version.clone());
                 versions.insert(vname.clone(), version);
@@ -289,7 +293,9 @@ impl Compiler<'_> {
                 .throttle
                 .as_ref()
                 .or(self.raw.gateway.throttle.as_ref())
-                .and_then(|t| super::throttle::shared(&format!("stage {name}"), t.rate.value, t.burst.value)),
+                .and_then(|t| {
+                    super::throttle::shared(&format!("stage {name}"), t.rate.value, t.burst.value)
+                }),
             fault: s.fault.as_ref().and_then(super::fault::Fault::from_def),
         })
     }
@@ -321,7 +327,11 @@ impl Compiler<'_> {
                 param_names: spec.param_names().map(Into::into).collect(),
                 metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
                 throttle: def.throttle.as_ref().and_then(|t| {
-                    super::throttle::shared(&format!("stage {stage} deployment {id} route {spec}"), t.rate.value, t.burst.value)
+                    super::throttle::shared(
+                        &format!("stage {stage} deployment {id} route {spec}"),
+                        t.rate.value,
+                        t.burst.value,
+                    )
                 }),
                 fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
                 integration,

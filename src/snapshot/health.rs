@@ -29,7 +29,8 @@ pub struct TargetHealth {
 
 impl TargetHealth {
     pub fn available(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed) && self.ejected_until.load(Ordering::Relaxed) <= now_ms()
+        self.healthy.load(Ordering::Relaxed)
+            && self.ejected_until.load(Ordering::Relaxed) <= now_ms()
     }
 
     pub fn eject(&self) {
@@ -53,7 +54,8 @@ impl TargetHealth {
     }
 }
 
-static REGISTRY: LazyLock<Mutex<HashMap<SocketAddr, Weak<TargetHealth>>>> = LazyLock::new(Default::default);
+static REGISTRY: LazyLock<Mutex<HashMap<SocketAddr, Weak<TargetHealth>>>> =
+    LazyLock::new(Default::default);
 
 /// The health record of `addr`: the live one if a snapshot holds it, else a new healthy one.
 pub fn of(addr: SocketAddr) -> Arc<TargetHealth> {

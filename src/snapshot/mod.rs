@@ -4,15 +4,15 @@
 //! read it; a reload builds a new one. Pure: no sockets, no pingora request types.
 
 mod compile;
+pub mod fault;
+pub mod function;
+pub mod health;
 pub mod mapping;
 pub mod picker;
 pub mod router;
 pub mod sticky;
-pub mod throttle;
-pub mod fault;
-pub mod health;
-pub mod function;
 pub mod templated;
+pub mod throttle;
 pub mod upstream;
 
 pub use compile::compile;

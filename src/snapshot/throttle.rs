@@ -47,7 +47,12 @@ impl Bucket {
             if base - now > self.tolerance {
                 return Err(Duration::from_nanos(base - now - self.tolerance));
             }
-            match self.tat.compare_exchange_weak(tat, base + self.interval, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.tat.compare_exchange_weak(
+                tat,
+                base + self.interval,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(actual) => tat = actual,
             }

@@ -172,15 +172,22 @@ fn validate(dir: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Structured logs; the level comes from `STAGECRAFT_LOG`, else `RUST_LOG`, else `info`.
-/// pingora logs through the `log` crate, bridged in by tracing-subscriber's `tracing-log`.
+/// Structured logs on stderr; the level comes from `STAGECRAFT_LOG`, else `RUST_LOG`, else
+/// `info`; `STAGECRAFT_LOG_FORMAT=json` writes one JSON object per line. pingora logs through
+/// the `log` crate, bridged in by tracing-subscriber's `tracing-log`.
 pub fn init_logging() {
     let filter = std::env::var("STAGECRAFT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("STAGECRAFT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+    {
+        builder.json().try_init()
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
+    };
 }

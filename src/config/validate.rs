@@ -191,6 +191,10 @@ impl Validator {
                         format!("version {vname:?} of backend {bname:?} has no targets"),
                     );
                 }
+                if let (Some(h), Some(_)) = (&ver.value.health_check, &ver.value.tls) {
+                    // The probe speaks plain HTTP; it would mark every TLS target down.
+                    self.err(f, line(&h.path), format!("health_check is not supported yet on TLS version {vname:?} of backend {bname:?} (passive ejection still applies)"));
+                }
                 if let Some(h) = &ver.value.health_check {
                     if !h.path.value.starts_with('/') || h.path.value.contains(char::is_whitespace)
                     {

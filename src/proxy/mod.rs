@@ -558,6 +558,8 @@ impl ProxyHttp for Gateway {
             },
         };
         if code > 0 && session.response_written().is_none() {
+            // The connection is not reused after a failed proxy attempt: say so.
+            session.set_keepalive(None);
             if ctx.request_id.is_empty() {
                 ctx.request_id = new_request_id();
             }

@@ -1542,3 +1542,54 @@ async fn half_open_connections_are_closed_after_the_header_read_timeout() {
         "closed after {took:?}"
     );
 }
+
+/// `limits.idle_timeout_seconds`: a keep-alive connection that sends nothing after its answer is
+/// closed after that long (measured: never before it, and well before pingora's 60 s default).
+#[tokio::test]
+async fn idle_keep_alive_connections_close_after_the_idle_timeout() {
+    let be = Backend::start("A").await;
+    let dir = ConfigDir::new();
+    dir.set_limit("idle_timeout_seconds", 1);
+    put_deployment(&dir, "shop-1", catch_all(be.addr()));
+    put_stage(&dir, "s", "shop-1", json!({}));
+    let gw = Gateway::start(&dir).await;
+
+    let mut s = TcpStream::connect(gw.addr()).await.unwrap();
+    s.write_all(b"GET /s/x HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+        .await
+        .unwrap();
+    // Read the whole answer (its Content-Length is known from the echo backend's JSON).
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    let answered = loop {
+        let n = within("the answer", s.read(&mut b)).await.unwrap();
+        assert!(n > 0, "closed before answering");
+        got.extend_from_slice(&b[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap();
+            if body.len() >= len {
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                break Instant::now();
+            }
+        }
+    };
+    assert!(
+        closed_within(&mut s, Duration::from_secs(20)).await,
+        "the idle connection stayed open"
+    );
+    let idle = answered.elapsed();
+    eprintln!("idle keep-alive connection closed after {idle:?}");
+    assert!(
+        idle >= Duration::from_millis(900),
+        "closed after {idle:?}, before the 1 s idle timeout"
+    );
+    assert!(idle < Duration::from_secs(20), "closed after {idle:?}");
+}

@@ -50,6 +50,9 @@ pub struct LimitsDef {
     pub max_header_bytes: usize,
     /// Number of request headers; more gets 431.
     pub max_headers: usize,
+    /// A keep-alive connection waiting for its next request is closed after this long without a
+    /// byte (also the bound on each read of that request's head).
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for LimitsDef {
@@ -61,6 +64,7 @@ impl Default for LimitsDef {
             max_url_bytes: 10_240,
             max_header_bytes: 10_240,
             max_headers: 100,
+            idle_timeout_seconds: 60,
         }
     }
 }

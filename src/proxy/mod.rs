@@ -242,6 +242,11 @@ impl ProxyHttp for Gateway {
         let snapshot = self.store.current();
         ctx.request_id = request_id(session.req_header());
         ctx.started = Some(Instant::now());
+        // The idle timeout of this keep-alive connection, unless pingora turned keep-alive off
+        // (shutdown, `Connection: close`, ambiguous framing): that decision stands.
+        if session.as_downstream().get_keepalive().is_some() {
+            session.set_keepalive(Some(snapshot.limits.idle_timeout_seconds));
+        }
         ctx.received_at = Some(std::time::SystemTime::now());
         let ambiguous = sent_both_lengths(session, &self.store);
         if let Some(err) = ambiguous

@@ -48,6 +48,7 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
         max_url_bytes: g.limits.max_url_bytes,
         max_header_bytes: g.limits.max_header_bytes,
         max_headers: g.limits.max_headers,
+        idle_timeout_seconds: g.limits.idle_timeout_seconds.max(1),
     };
     let mut c = Compiler {
         raw,

@@ -34,6 +34,7 @@ pub struct Limits {
     pub max_url_bytes: usize,
     pub max_header_bytes: usize,
     pub max_headers: usize,
+    pub idle_timeout_seconds: u64,
 }
 
 /// Process-level settings that only take effect at start; a reload that changes them logs that a

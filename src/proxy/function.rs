@@ -14,7 +14,7 @@
 use super::respond::GatewayError;
 use super::route::Call;
 use super::templated::{
-    content_type, read_body, respond, send, upstream_path, write_answer, Answer, Failure,
+    buffer, content_type, respond, send, upstream_path, write_answer, Answer, Buffered, Failure,
     Integrated, RequestView,
 };
 use super::RequestCtx;
@@ -35,18 +35,12 @@ pub async fn serve(
     f: &FunctionIntegration,
     connector: &Connector,
 ) -> Result<(), Failure> {
-    let snapshot = ctx
-        .snapshot
-        .clone()
-        .ok_or_else(|| Failure::Internal("no snapshot".into()))?;
-    let body = read_body(session, snapshot.limits.max_body_bytes).await?;
-    let route = call
-        .route()
-        .ok_or_else(|| Failure::Internal("route vanished".into()))?;
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    let Buffered {
+        snapshot,
+        body,
+        route,
+        client,
+    } = buffer(session, ctx, call).await?;
     let limits = &snapshot.template_limits;
     let req = session.req_header().clone();
     let mut view = RequestView::new(&req, call, route, &ctx.request_id, client);

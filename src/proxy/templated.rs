@@ -385,6 +385,41 @@ pub(super) async fn read_body(session: &mut Session, max: u64) -> Result<Bytes, 
     }
 }
 
+/// What every buffered integration starts from.
+pub struct Buffered<'c> {
+    pub snapshot: std::sync::Arc<crate::snapshot::Snapshot>,
+    /// The whole request body (413 beyond `limits.max_body_bytes`).
+    pub body: Bytes,
+    pub route: &'c Route,
+    pub client: Option<IpAddr>,
+}
+
+/// Reads the whole body and gathers what a buffered integration needs.
+pub async fn buffer<'c>(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    call: &'c Call,
+) -> Result<Buffered<'c>, Failure> {
+    let snapshot = ctx
+        .snapshot
+        .clone()
+        .ok_or_else(|| Failure::Internal("no snapshot".into()))?;
+    let body = read_body(session, snapshot.limits.max_body_bytes).await?;
+    let route = call
+        .route()
+        .ok_or_else(|| Failure::Internal("route vanished".into()))?;
+    let client = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    Ok(Buffered {
+        snapshot,
+        body,
+        route,
+        client,
+    })
+}
+
 /// A response the gateway writes itself, always with an exact `Content-Length`.
 pub(super) struct Answer {
     pub status: u16,
@@ -544,18 +579,12 @@ pub async fn serve_mock(
     call: &Call,
     mock: &MockIntegration,
 ) -> Result<(), Failure> {
-    let snapshot = ctx
-        .snapshot
-        .clone()
-        .ok_or_else(|| Failure::Internal("no snapshot".into()))?;
-    let body = read_body(session, snapshot.limits.max_body_bytes).await?;
-    let route = call
-        .route()
-        .ok_or_else(|| Failure::Internal("route vanished".into()))?;
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    let Buffered {
+        snapshot,
+        body,
+        route,
+        client,
+    } = buffer(session, ctx, call).await?;
     let answer = {
         let req = session.req_header();
         let mut view = RequestView::new(req, call, route, &ctx.request_id, client);
@@ -601,18 +630,12 @@ pub async fn serve_http(
     http: &HttpIntegration,
     connector: &Connector,
 ) -> Result<(), Failure> {
-    let snapshot = ctx
-        .snapshot
-        .clone()
-        .ok_or_else(|| Failure::Internal("no snapshot".into()))?;
-    let body = read_body(session, snapshot.limits.max_body_bytes).await?;
-    let route = call
-        .route()
-        .ok_or_else(|| Failure::Internal("route vanished".into()))?;
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    let Buffered {
+        snapshot,
+        body,
+        route,
+        client,
+    } = buffer(session, ctx, call).await?;
     let limits = &snapshot.template_limits;
     let req = session.req_header().clone();
     let mut view = RequestView::new(&req, call, route, &ctx.request_id, client);

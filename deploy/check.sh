@@ -212,8 +212,14 @@ stagecraft_bin() {
     echo "$STAGECRAFT_BIN"
     return
   fi
-  # shellcheck disable=SC2012 # two fixed names
-  ls -t target/debug/stagecraft target/release/stagecraft 2>/dev/null | head -1
+  # The newer of the two builds; either may be missing (a fresh clone has only target/debug).
+  local newest=""
+  for b in target/debug/stagecraft target/release/stagecraft; do
+    if [[ -x $b && ( -z $newest || $b -nt $newest ) ]]; then
+      newest=$b
+    fi
+  done
+  echo "$newest"
 }
 
 # stagecraft validate on DIR; errors about names that do not resolve here are expected (cluster

@@ -19,7 +19,7 @@ use super::templated::{
 };
 use super::RequestCtx;
 use crate::snapshot::function::{FunctionIntegration, FunctionKind};
-use crate::snapshot::templated::{media_type, RequestBody};
+use crate::snapshot::templated::{media_type, Mapping, RequestBody};
 use crate::template::{Overrides, RequestOverrides};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -46,11 +46,7 @@ pub async fn serve(
     let mut view = RequestView::new(&req, call, route, &ctx.request_id, client);
     let (event, overrides) = match &f.kind {
         FunctionKind::Proxy => (Bytes::from(proxy_event(&view, &body).to_string()), None),
-        FunctionKind::Custom {
-            request_templates,
-            passthrough,
-            ..
-        } => match request_templates.for_request(content_type(&req), *passthrough) {
+        FunctionKind::Custom(mapping) => match mapping.request_body(content_type(&req)) {
             RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
             RequestBody::Transform(t) => {
                 let r = view.render(t, &body, limits)?;
@@ -148,7 +144,7 @@ pub async fn serve(
                 Failure::Function(what(&format!("malformed Lambda proxy response: {why}")))
             })?
         }
-        FunctionKind::Custom { responses, .. } => {
+        FunctionKind::Custom(Mapping { responses, .. }) => {
             let message = error.as_ref().map(|_| error_message(parsed.as_ref(), &out));
             if !(200..300).contains(&status) && message.is_none() {
                 return Err(Failure::Function(what(&format!(

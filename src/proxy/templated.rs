@@ -589,25 +589,23 @@ pub async fn serve_mock(
         let req = session.req_header();
         let mut view = RequestView::new(req, call, route, &ctx.request_id, client);
         let limits = &snapshot.template_limits;
-        let (status, request_override, response_override) = match mock
-            .request_templates
-            .for_request(content_type(req), mock.passthrough)
-        {
-            RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
-            RequestBody::Transform(t) => {
-                let r = view.render(t, &body, limits)?;
-                (
-                    mock_status(&r.output).unwrap_or(200),
-                    r.request_override,
-                    r.response_override,
-                )
-            }
-            RequestBody::Passthrough => (
-                mock_status(&String::from_utf8_lossy(&body)).unwrap_or(200),
-                RequestOverrides::default(),
-                Overrides::default(),
-            ),
-        };
+        let (status, request_override, response_override) =
+            match mock.request_body(content_type(req)) {
+                RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
+                RequestBody::Transform(t) => {
+                    let r = view.render(t, &body, limits)?;
+                    (
+                        mock_status(&r.output).unwrap_or(200),
+                        r.request_override,
+                        r.response_override,
+                    )
+                }
+                RequestBody::Passthrough => (
+                    mock_status(&String::from_utf8_lossy(&body)).unwrap_or(200),
+                    RequestOverrides::default(),
+                    Overrides::default(),
+                ),
+            };
         let got = Integrated {
             status,
             headers: None,
@@ -640,28 +638,26 @@ pub async fn serve_http(
     let req = session.req_header().clone();
     let mut view = RequestView::new(&req, call, route, &ctx.request_id, client);
     let mut mapped = view.mapped(&http.params, &body);
-    let (upstream_body, request_override, response_override, templated) = match http
-        .request_templates
-        .for_request(content_type(&req), http.passthrough)
-    {
-        RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
-        RequestBody::Transform(t) => {
-            let r = view.render(t, &body, limits)?;
-            mapped.absorb(&r.request_override);
-            (
-                Bytes::from(r.output),
-                r.request_override,
-                r.response_override,
-                true,
-            )
-        }
-        RequestBody::Passthrough => (
-            body.clone(),
-            RequestOverrides::default(),
-            Overrides::default(),
-            false,
-        ),
-    };
+    let (upstream_body, request_override, response_override, templated) =
+        match http.mapping.request_body(content_type(&req)) {
+            RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
+            RequestBody::Transform(t) => {
+                let r = view.render(t, &body, limits)?;
+                mapped.absorb(&r.request_override);
+                (
+                    Bytes::from(r.output),
+                    r.request_override,
+                    r.response_override,
+                    true,
+                )
+            }
+            RequestBody::Passthrough => (
+                body.clone(),
+                RequestOverrides::default(),
+                Overrides::default(),
+                false,
+            ),
+        };
 
     let target = &http.target;
     let version = target.upstream.pick(&req.headers).clone();
@@ -742,7 +738,7 @@ pub async fn serve_http(
         request_override,
         response_override,
     };
-    let answer = if http.responses.is_empty() {
+    let answer = if http.mapping.responses.is_empty() {
         // No integration responses: the backend's status, content type and body as they are.
         Answer {
             status: got.status,
@@ -756,7 +752,13 @@ pub async fn serve_http(
         }
     } else {
         let selector = got.status.to_string();
-        respond(&mut view, &http.responses, got, Some(&selector), limits)?
+        respond(
+            &mut view,
+            &http.mapping.responses,
+            got,
+            Some(&selector),
+            limits,
+        )?
     };
     drop(view);
     write_answer(session, ctx, answer)

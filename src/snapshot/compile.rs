@@ -6,7 +6,7 @@
 use super::mapping::{parse_header_source, parse_request_parameter, ParamMapping, ParamSource};
 use super::sticky::StickyKey;
 use super::templated::{
-    compile_pattern, HttpIntegration, IntegrationResponse, MockIntegration, Responses, TemplateSet,
+    compile_pattern, HttpIntegration, IntegrationResponse, Mapping, Responses, TemplateSet,
 };
 use super::upstream::{build_peer, Selector, Version};
 use super::*;
@@ -389,15 +389,8 @@ impl Compiler<'_> {
                 target.params = Box::new([]);
                 Integration::Http(Arc::new(HttpIntegration {
                     target,
-                    request_templates: self.templates(
-                        dep_file,
-                        route,
-                        "request template",
-                        &i.request_templates,
-                    )?,
-                    passthrough: i.passthrough_behavior,
                     params,
-                    responses: self.responses(dep_file, route, i, vars, &mut missing)?,
+                    mapping: self.mapping(dep_file, route, i, vars, &mut missing)?,
                 }))
             }
             IntegrationType::AwsProxy | IntegrationType::Aws => {
@@ -406,16 +399,13 @@ impl Compiler<'_> {
                     Err(misconfigured) => return Some(misconfigured),
                 };
                 let kind = if i.kind.value == IntegrationType::Aws {
-                    super::function::FunctionKind::Custom {
-                        request_templates: self.templates(
-                            dep_file,
-                            route,
-                            "request template",
-                            &i.request_templates,
-                        )?,
-                        passthrough: i.passthrough_behavior,
-                        responses: self.responses(dep_file, route, i, vars, &mut missing)?,
-                    }
+                    super::function::FunctionKind::Custom(self.mapping(
+                        dep_file,
+                        route,
+                        i,
+                        vars,
+                        &mut missing,
+                    )?)
                 } else {
                     super::function::FunctionKind::Proxy
                 };
@@ -437,16 +427,13 @@ impl Compiler<'_> {
                     kind,
                 }))
             }
-            IntegrationType::Mock => Integration::Mock(Arc::new(MockIntegration {
-                request_templates: self.templates(
-                    dep_file,
-                    route,
-                    "request template",
-                    &i.request_templates,
-                )?,
-                passthrough: i.passthrough_behavior,
-                responses: self.responses(dep_file, route, i, vars, &mut missing)?,
-            })),
+            IntegrationType::Mock => Integration::Mock(Arc::new(self.mapping(
+                dep_file,
+                route,
+                i,
+                vars,
+                &mut missing,
+            )?)),
         };
         if !missing.is_empty() {
             self.problems.push(Problem::warning(
@@ -694,6 +681,28 @@ impl Compiler<'_> {
             }
         }
         ok.then(|| TemplateSet::new(out))
+    }
+
+    /// Request templates, passthrough behaviour and integration responses of a non-proxy
+    /// integration.
+    fn mapping(
+        &mut self,
+        dep_file: &str,
+        route: &str,
+        i: &IntegrationDef,
+        vars: &BTreeMap<String, String>,
+        missing: &mut Vec<String>,
+    ) -> Option<Mapping> {
+        Some(Mapping {
+            request_templates: self.templates(
+                dep_file,
+                route,
+                "request template",
+                &i.request_templates,
+            )?,
+            passthrough: i.passthrough_behavior,
+            responses: self.responses(dep_file, route, i, vars, missing)?,
+        })
     }
 
     fn responses(

@@ -2,9 +2,9 @@
 //! (the target of the URI, and the invocation path of each backend version), and for `aws` the
 //! request templates and integration responses shared with `http`.
 
-use super::templated::{Responses, TemplateSet};
+use super::templated::Mapping;
 use super::{PathPart, ProxyIntegration};
-use crate::config::model::{BackendDef, Located, PassthroughBehavior};
+use crate::config::model::{BackendDef, Located};
 use crate::config::uri::{parse_target, Endpoint, UriTemplate};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,11 +28,7 @@ pub enum FunctionKind {
     /// `aws_proxy`: the proxy event in, the function's `{statusCode, headers, body}` out.
     Proxy,
     /// `aws`: the request template's output in, integration responses selected by `errorMessage`.
-    Custom {
-        request_templates: TemplateSet,
-        passthrough: PassthroughBehavior,
-        responses: Responses,
-    },
+    Custom(Mapping),
 }
 
 impl FunctionIntegration {

@@ -133,23 +133,34 @@ impl Responses {
     }
 }
 
+/// What every non-proxy integration (`http`, `mock`, `aws`) has: request templates with their
+/// passthrough behaviour, and integration responses.
+#[derive(Debug)]
+pub struct Mapping {
+    pub request_templates: TemplateSet,
+    pub passthrough: PassthroughBehavior,
+    pub responses: Responses,
+}
+
+impl Mapping {
+    /// What to do with a request body of this Content-Type.
+    pub fn request_body(&self, content_type: Option<&str>) -> RequestBody<'_> {
+        self.request_templates
+            .for_request(content_type, self.passthrough)
+    }
+}
+
 /// `type: http`: the request is mapped and templated, sent, and the response chosen and templated.
 #[derive(Debug)]
 pub struct HttpIntegration {
     pub target: ProxyIntegration,
-    pub request_templates: TemplateSet,
-    pub passthrough: PassthroughBehavior,
     pub params: Box<[ParamMapping]>,
-    pub responses: Responses,
+    pub mapping: Mapping,
 }
 
-/// `type: mock`: the request template yields `statusCode`, which selects the integration response.
-#[derive(Debug)]
-pub struct MockIntegration {
-    pub request_templates: TemplateSet,
-    pub passthrough: PassthroughBehavior,
-    pub responses: Responses,
-}
+/// `type: mock`: the request template yields `statusCode`, which selects the integration
+/// response; there is nothing but the mapping.
+pub type MockIntegration = Mapping;
 
 /// Compiles a selection pattern to match the whole subject, as Java's `matches` does.
 pub fn compile_pattern(p: &str) -> Result<Regex, String> {

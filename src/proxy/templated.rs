@@ -861,12 +861,42 @@ async fn exchange(
 }
 
 /// Answers a failure of a templated request, logging internal errors with the request id.
+/// Reads and drops the rest of a refused request body: at most 1 s and 1 MiB.
+async fn linger(session: &mut Session) {
+    let drain = async {
+        let mut left: usize = 1 << 20;
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+}
+
 pub async fn answer_failure(
     session: &mut Session,
     ctx: &RequestCtx,
     f: Failure,
 ) -> pingora::Result<()> {
     match f {
+        Failure::Gateway(GatewayError::RequestTooLarge) => {
+            // The client may still be sending. Closing with its bytes unread makes the kernel
+            // reset the connection, which can destroy the 413 before the client reads it; so
+            // say the connection ends, answer, then read and drop what is still coming for a
+            // short while (nginx's lingering close).
+            session.set_keepalive(None);
+            write_error(
+                session,
+                GatewayError::RequestTooLarge,
+                &ctx.request_id,
+                None,
+            )
+            .await?;
+            linger(session).await;
+            Ok(())
+        }
         Failure::Gateway(e) => write_error(session, e, &ctx.request_id, None).await,
         Failure::Internal(why) => {
             tracing::error!(request_id = %ctx.request_id, "{why}");

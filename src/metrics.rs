@@ -13,6 +13,7 @@ use std::time::Duration;
 struct ConfigMetrics {
     reloads: IntCounterVec,
     generation: IntGauge,
+    reload_latency: Histogram,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(c: C) -> C {
@@ -35,12 +36,21 @@ static CONFIG: LazyLock<Option<ConfigMetrics>> = LazyLock::new(|| {
         "Generation of the configuration snapshot being served",
     )
     .ok()?;
+    let reload_latency = Histogram::with_opts(
+        HistogramOpts::new(
+            "stagecraft_config_reload_seconds",
+            "Time from a change in the configuration directory (or SIGHUP) to the new snapshot being served",
+        )
+        .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+    )
+    .ok()?;
     // Both results exist from the start, so a rate() over them never lacks a series.
     reloads.with_label_values(&["success"]);
     reloads.with_label_values(&["failure"]);
     Some(ConfigMetrics {
         reloads: register(reloads),
         generation: register(generation),
+        reload_latency: register(reload_latency),
     })
 });
 
@@ -54,6 +64,13 @@ pub fn config_reloaded(generation: u64) {
     if let Some(m) = CONFIG.as_ref() {
         m.reloads.with_label_values(&["success"]).inc();
         m.generation.set(generation as i64);
+    }
+}
+
+/// A published reload: from the first filesystem event (or the signal) to the new snapshot.
+pub fn config_reload_latency(latency: Duration) {
+    if let Some(m) = CONFIG.as_ref() {
+        m.reload_latency.observe(latency.as_secs_f64());
     }
 }
 
@@ -143,20 +160,28 @@ impl<K: PartialEq + Clone, V: Clone> HandleCache<K, V> {
         }
     }
 
-    fn get_or(&self, key: &K, make: impl FnOnce() -> Option<V>) -> Option<V> {
-        if let Some((_, v)) = self.entries.load().iter().find(|(k, _)| k == key) {
-            return Some(v.clone());
+    /// Runs `f` on the handle for the key `is` accepts; on a miss, `make` builds the key and
+    /// the handle. A hit clones nothing: no key is built and no handle is cloned.
+    fn with<R>(
+        &self,
+        is: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> Option<(K, V)>,
+        f: impl FnOnce(&V) -> R,
+    ) -> Option<R> {
+        if let Some((_, v)) = self.entries.load().iter().find(|(k, _)| is(k)) {
+            return Some(f(v));
         }
-        let v = make()?;
+        let (key, v) = make()?;
+        let r = f(&v);
         self.entries.rcu(|old| {
             let mut new = Vec::with_capacity(old.len() + 1);
             new.extend(old.iter().cloned());
-            if !new.iter().any(|(k, _)| k == key) {
+            if !new.iter().any(|(k, _)| *k == key) {
                 new.push((key.clone(), v.clone()));
             }
             new
         });
-        Some(v)
+        Some(r)
     }
 }
 
@@ -206,36 +231,40 @@ impl RouteMetrics {
         if let Some(h) = &self.duration {
             h.observe(elapsed.as_secs_f64());
         }
-        let key = (method.clone(), status, version.cloned());
-        let counter = self.requests.get_or(&key, || {
-            let status = status.to_string();
-            let version = version.map(|v| &**v).unwrap_or("");
-            f.requests
-                .get_metric_with_label_values(&[
-                    &self.stage,
-                    &self.route,
-                    method.as_str(),
-                    &status,
-                    version,
-                ])
-                .ok()
-        });
-        if let Some(c) = counter {
-            c.inc();
-        }
+        let version_name = version.map(|v| &**v);
+        self.requests.with(
+            |(m, s, v)| *s == status && m == method && v.as_deref() == version_name,
+            || {
+                let counter = f
+                    .requests
+                    .get_metric_with_label_values(&[
+                        &self.stage,
+                        &self.route,
+                        method.as_str(),
+                        &status.to_string(),
+                        version_name.unwrap_or(""),
+                    ])
+                    .ok()?;
+                Some(((method.clone(), status, version.cloned()), counter))
+            },
+            IntCounter::inc,
+        );
     }
 
     /// Time to the backend's response head.
     pub fn observe_upstream(&self, version: &Arc<str>, elapsed: Duration) {
         let Some(f) = REQUESTS.as_ref() else { return };
-        let h = self.upstream.get_or(version, || {
-            f.upstream
-                .get_metric_with_label_values(&[&self.stage, &self.route, version])
-                .ok()
-        });
-        if let Some(h) = h {
-            h.observe(elapsed.as_secs_f64());
-        }
+        self.upstream.with(
+            |v| Arc::ptr_eq(v, version) || **v == **version,
+            || {
+                let h = f
+                    .upstream
+                    .get_metric_with_label_values(&[&self.stage, &self.route, version])
+                    .ok()?;
+                Some((version.clone(), h))
+            },
+            |h| h.observe(elapsed.as_secs_f64()),
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use crate::snapshot::router::Lookup;
 use crate::snapshot::{sticky, Canary, Deployed, Integration, Route, Snapshot};
 use pingora::http::RequestHeader;
 use rand::Rng;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The route a request matched, kept for the phases that need more than the forward decision.
@@ -90,7 +91,8 @@ impl Decision {
 }
 
 /// The request's host, lowercase, without port: from the absolute URI or the `Host` header.
-fn request_host(req: &RequestHeader) -> Option<String> {
+/// Borrowed when it is lowercase already, as clients send it.
+fn request_host(req: &RequestHeader) -> Option<Cow<'_, str>> {
     let raw = match req.uri.host() {
         Some(h) => h,
         None => req.headers.get(http::header::HOST)?.to_str().ok()?,
@@ -99,7 +101,11 @@ fn request_host(req: &RequestHeader) -> Option<String> {
         Some(v6) => v6.split(']').next().unwrap_or(v6),
         None => raw.split(':').next().unwrap_or(raw),
     };
-    Some(host.to_ascii_lowercase())
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(Cow::Owned(host.to_ascii_lowercase()))
+    } else {
+        Some(Cow::Borrowed(host))
+    }
 }
 
 /// Whether this request takes the canary: by chance, or by the hash of its sticky key.
@@ -125,7 +131,12 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
             return Decision::error(GatewayError::RequestTooLarge);
         }
     }
-    let host = request_host(req);
+    // Only stages bound to hosts need the host: most snapshots have none.
+    let host = if snapshot.routes_by_host() {
+        request_host(req)
+    } else {
+        None
+    };
     let path = req.uri.path();
     let Some((stage, rest)) = snapshot.select_stage(host.as_deref(), path) else {
         return Decision::error(GatewayError::NotFound);
@@ -202,13 +213,24 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
     };
     match &r.integration {
         Integration::HttpProxy(p) => {
+            let upstream_path = p.upstream_path(rest, &captures, req.uri.query());
+            let upstream_path = match http::Uri::try_from(upstream_path) {
+                Ok(uri) => uri,
+                Err(e) => {
+                    return Decision::Error {
+                        error: GatewayError::InternalServerError,
+                        header: None,
+                        log: Some(format!("upstream path of route {:?}: {e}", r.template)),
+                    }
+                }
+            };
             let version = p.upstream.pick(&req.headers).clone();
             let target = version.next_target();
             seen.version = Some(version.name.clone());
             let mapped = (!p.params.is_empty()).then(call);
             Decision::Forward(
                 Forward {
-                    upstream_path: p.upstream_path(rest, &captures, req.uri.query()),
+                    upstream_path,
                     host_header: p.host_header.clone(),
                     timeout: p.timeout,
                     version,

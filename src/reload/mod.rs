@@ -149,15 +149,26 @@ impl WatchService {
     pub fn new(dir: PathBuf, store: Arc<Store>) -> WatchService {
         WatchService {
             reloader: Arc::new(Reloader::new(dir, store)),
-            debounce: Duration::from_millis(50),
+            debounce: Duration::from_millis(10),
             poll_every: Duration::from_secs(2),
         }
     }
 
-    async fn reload(&self, trigger: Trigger) {
+    /// `since`: when the change was first seen, so the recorded latency covers the debounce too.
+    async fn reload(&self, trigger: Trigger, since: Instant) {
         let r = self.reloader.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || r.reload(trigger)).await {
-            tracing::error!("reload task failed: {e}");
+        match tokio::task::spawn_blocking(move || r.reload(trigger)).await {
+            Ok(Outcome::Published { generation }) => {
+                let latency = since.elapsed();
+                crate::metrics::config_reload_latency(latency);
+                tracing::info!(
+                    generation,
+                    latency_ms = latency.as_secs_f64() * 1e3,
+                    "new configuration served"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("reload task failed: {e}"),
         }
     }
 }
@@ -226,6 +237,7 @@ impl BackgroundService for WatchService {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 Some(()) = rx.recv() => {
+                    let since = Instant::now();
                     // Debounce: wait until the burst is quiet, but never longer than
                     // MAX_DEBOUNCE, so a file written continuously is still picked up.
                     let deadline = tokio::time::Instant::now() + MAX_DEBOUNCE;
@@ -235,13 +247,13 @@ impl BackgroundService for WatchService {
                             _ => break,
                         }
                     }
-                    self.reload(Trigger::FileEvent).await;
+                    self.reload(Trigger::FileEvent, since).await;
                 }
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
                     tracing::info!("SIGHUP: reloading");
-                    self.reload(Trigger::Signal).await;
+                    self.reload(Trigger::Signal, Instant::now()).await;
                 }
-                _ = poll.tick() => self.reload(Trigger::Poll).await,
+                _ = poll.tick() => self.reload(Trigger::Poll, Instant::now()).await,
                 Some(()) = async { match usr1.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
                     tracing::info!("SIGUSR1: reopening access-log files");
                     crate::accesslog::request_reopen();

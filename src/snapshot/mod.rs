@@ -223,6 +223,11 @@ impl Deployed {
 }
 
 impl Snapshot {
+    /// Whether any stage is bound to a host, so routing needs the request's host at all.
+    pub fn routes_by_host(&self) -> bool {
+        !self.by_host.is_empty()
+    }
+
     /// The stage serving `host` (lowercase, without port) and `path`, and the rest of the path
     /// after its base path ("" or "/...").
     pub fn select_stage<'a, 'p>(

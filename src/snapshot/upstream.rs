@@ -9,7 +9,6 @@ use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// One version of a backend (or the single endpoint of an `http://` URI): its targets,
 /// round-robined.
@@ -38,9 +37,8 @@ pub fn build_peer(addr: SocketAddr, tls: Option<&crate::tls::PeerTls>, sni: &str
         peer.options.ca = t.trust.ca.clone();
         peer.group_key = t.trust.group_key;
     }
-    // Idle pooled connections are closed before typical backend keep-alive timeouts (60 s+),
-    // so a reused connection is rarely one the backend is closing.
-    peer.options.idle_timeout = Some(Duration::from_secs(50));
+    // No idle timeout on pooled connections: pingora watches each idle one and drops it as soon
+    // as the backend closes it, and a timeout would cost a timer on every request's release.
     peer
 }
 

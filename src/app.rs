@@ -9,6 +9,7 @@ use crate::proxy::Gateway;
 use crate::reload::{self, WatchService};
 use crate::store::Store;
 use pingora::apps::http_app::HttpServer;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::prelude::*;
 use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
@@ -57,7 +58,13 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     for l in &settings.listen {
         let addr = l.addr.to_string();
         let Some(tls) = &l.tls else {
-            proxy.add_tcp(&addr);
+            // No read buffer under the HTTP parser: pingora's default is 64 KiB per connection,
+            // allocated up front, which made an idle keep-alive connection cost ~100 KB; the
+            // parser reads into its own header buffer anyway (benches/README.md). TLS listeners
+            // keep it: rustls reads in small records.
+            proxy.add_listener(
+                ListenerConfig::tcp(addr.clone()).l4_buffer(L4BufferSettings::default().read(0)),
+            );
             continue;
         };
         // Validation read these files a moment ago; they may have changed since.

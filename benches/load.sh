@@ -1,0 +1,657 @@
+#!/usr/bin/env bash
+# Load harness: the release gateway side by side with nginx and a bare pingora proxy, in one run.
+#
+# What it measures (sections, each can be run alone with --only):
+#   proxy      GET /prod/hello through the weighted alias `be:live` (95/5 over two versions of the
+#              same backend), metrics on: requests/s, p50/p99 (wrk --latency) and CPU µs per
+#              request for stagecraft, nginx (proxy_pass, keep-alive upstream) and bare_proxy
+#              (pingora with nothing on top); CPU ratios stagecraft/nginx, stagecraft/bare and
+#              bare/nginx per round and their medians. Budgets: stagecraft/nginx <= 1.3,
+#              stagecraft/bare <= 1.05.
+#   templated  POST /prod/orders/42 with a ~1 KB JSON body to an `http` integration with a
+#              request template and a response template (both ~a dozen $input.json/$input.path
+#              lookups, $util.escapeJavaScript, $context.requestId) whose backend answers a fixed
+#              ~1 KB JSON; against nginx proxying the same POST to the same backend location.
+#              Budget: CPU µs/req <= 1.6x nginx. bare_proxy is measured too, for reference.
+#   mock       GET /prod/mock (a MOCK integration) against GET /prod/hello (proxied), both on
+#              stagecraft in the same round: requests/s and CPU µs/req. Budget: mock >= 2x rps.
+#   latency    Fixed-rate (open loop) latency: oha at 50% of nginx's saturation rps (from the
+#              proxy section, or measured here) with latency correction, 50 connections, against
+#              nginx, stagecraft and bare_proxy: p50/p99/p99.9 and CPU µs/req at that rate.
+#              Budget: stagecraft p99 <= nginx p99 + 200 µs. When stagecraft's own saturation
+#              is below 1.2x that rate (its figures would be queueing), the three are measured
+#              again at 50% of stagecraft's saturation (`latency_sc50`). A run that does not
+#              hold its rate is flagged.
+#   idle       Memory of idle keep-alive connections: 10,000 connections (benches/load/
+#              hold_idle.py), each after one complete request/response, held idle; the RSS of
+#              the proxy's process group (sum of VmRSS) before and after, as MB per 10,000.
+#              One round only (a second round would reuse memory the allocator kept).
+#              Budget: <= 3 MB per 10,000 (nginx, with its 19,000 connection slots allocated
+#              at start, measures about 5 here).
+#   reload     On a second stagecraft instance: (a) 100 reloads (write temp + rename of the
+#              deployment file, one every 100-150 ms, the route set changing every other time)
+#              while wrk runs ~20 s: wrk's non-2xx and socket errors (budget 0) and reloads
+#              published (admin /metrics stagecraft_config_reloads_total / _generation);
+#              (b) reload latency of a 1,000-route deployment over 20 reloads: rename to the new
+#              generation showing on the admin /readyz, polled in a tight loop (resolution: one
+#              poll round trip, printed), plus `stagecraft_config_reload_seconds` (mean, from
+#              its _sum/_count) when the binary exports it, and the build time from the
+#              "configuration reloaded" log line. Budget: < 50 ms.
+#
+# Method (as ../shared/bench/vs-nginx.sh): the proxies run pinned to CPU 1 (stagecraft with
+# `threads: 1`, nginx with one worker, bare_proxy with one thread); the load generators (wrk -t1
+# -c50, oha, the Python helpers) and the nginx backend on 127.0.0.1:18081 are pinned to CPU 0.
+# CPU per request = CPU ticks (utime+stime, /proc/PID/stat fields 14+15) of every process in the
+# proxy's process group during the run, divided by the requests completed; it is the figure to
+# compare on a shared machine. Each figure is measured --rounds times and the median is reported.
+# Every wrk/oha line also shows `others_cpu`: the CPU used meanwhile by all other processes on
+# the machine (% of one CPU); rounds with more than a few % were measured on a shared machine.
+# The binaries are copied to the temporary directory at start, so a rebuild during the run does
+# not change what is measured. All configuration is generated into a mktemp directory.
+#
+# usage: benches/load.sh [--rounds N] [--secs S] [--conns C] [--lat-secs S] [--no-build]
+#                        [--lat-rate R] [--only proxy,templated,mock,latency,idle,reload]
+#                        [--ports LIST]
+#   --rounds N    rounds per figure, median reported (default 3)
+#   --secs S      seconds per wrk run (default 8)
+#   --conns C     wrk/oha connections (default 50)
+#   --lat-secs S  seconds per oha fixed-rate run (default 10)
+#   --lat-rate R  fixed rate for the latency section (default: 50% of nginx's saturation rps)
+#   --no-build    use target/release/{stagecraft,examples/bare_proxy} as they are
+#   --only LIST   comma list of sections to run (default: all)
+#   --ports LIST  backend,nginx,stagecraft,stagecraft-admin,reload-stagecraft,reload-admin,bare
+#                 (default 18081,18082,18090,18091,18092,18093,18094; the run stops if one is taken)
+# Installs nginx, wrk (apt-get, as root) and oha (cargo install) when missing. Prints one line
+# per figure, then a `summary` block of key=value lines (for a markdown table).
+# KEEP_DIR=1 keeps the temporary directory (configs, wrk/oha outputs, server logs) for a look.
+# Example: benches/load.sh --rounds 1 --secs 5 --only proxy,mock
+set -euo pipefail
+
+ROUNDS=3 SECS=8 CONNS=50 LAT_SECS=10 LAT_RATE="" BUILD=1 ONLY="proxy,templated,mock,latency,idle,reload"
+PORTS=18081,18082,18090,18091,18092,18093,18094
+IDLE_N=10000 RELOADS=100 RELOAD_SECS=20 BIG_ROUTES=1000 BIG_RELOADS=20
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --rounds) ROUNDS=$2; shift 2;; --secs) SECS=$2; shift 2;; --conns) CONNS=$2; shift 2;;
+    --lat-secs) LAT_SECS=$2; shift 2;; --no-build) BUILD=0; shift;; --only) ONLY=$2; shift 2;;
+    --ports) PORTS=$2; shift 2;; --lat-rate) LAT_RATE=$2; shift 2;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
+    *) echo "unknown argument $1 (see --help)" >&2; exit 2;;
+  esac
+done
+for s in ${ONLY//,/ }; do
+  case $s in proxy|templated|mock|latency|idle|reload) ;; *) echo "unknown section $s" >&2; exit 2;; esac
+done
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+IFS=, read -r P_BE P_NGINX P_SC P_SC_ADMIN P_RL P_RL_ADMIN P_BARE <<<"$PORTS"
+[[ -n ${P_BARE:-} ]] || { echo "--ports needs 7 comma-separated ports" >&2; exit 2; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+helpers=$here/load
+
+# ---------------------------------------------------------------------------------------------
+# Tools, binaries, ports
+
+need() { command -v "$1" >/dev/null || { echo "installing $2 (apt-get)" >&2; apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+need nginx nginx; need wrk wrk; need curl curl; need python3 python3; need taskset util-linux
+if want latency; then
+  if ! command -v oha >/dev/null && [[ -x $HOME/.cargo/bin/oha ]]; then PATH=$HOME/.cargo/bin:$PATH; fi
+  if ! command -v oha >/dev/null; then
+    echo "installing oha (cargo install oha --locked; takes a few minutes)" >&2
+    cargo install oha --locked >&2
+    PATH=$HOME/.cargo/bin:$PATH
+  fi
+  oha --version >/dev/null 2>&1 || { echo "oha is installed but does not run" >&2; exit 1; }
+fi
+for p in $P_BE $P_NGINX $P_SC $P_SC_ADMIN $P_RL $P_RL_ADMIN $P_BARE; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is already in use on 127.0.0.1: stop what listens there, or pick free ports with --ports" >&2; exit 1
+  fi
+done
+if [[ $BUILD == 1 ]]; then
+  # setup.sh installs cmake when missing (pingora needs it), as the README's commands do.
+  (cd "$root" && source scripts/setup.sh && cargo build --release --bin stagecraft --example bare_proxy)
+fi
+SC_SRC=$root/target/release/stagecraft BARE_SRC=$root/target/release/examples/bare_proxy
+for b in "$SC_SRC" "$BARE_SRC"; do
+  [[ -x $b ]] || { echo "missing $b: build it (cargo build --release --bin stagecraft --example bare_proxy) or drop --no-build" >&2; exit 1; }
+done
+
+dir=$(mktemp -d /tmp/stagecraft-load.XXXXXX); pids=() bg=()
+cleanup() {
+  local p
+  for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
+  # TERM first; pingora then drains for minutes (grace period), so KILL what is left after 3 s.
+  for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 30); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 -- -"$p" 2>/dev/null && alive=1; done
+    ((alive)) || break; sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL -- -"$p" 2>/dev/null || true; done
+  [[ -n ${KEEP_DIR:-} ]] && echo "kept $dir" >&2 || rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$dir/bin" "$dir/logs"
+export BODY_FILE=$dir/body.json  # read by benches/load/post.lua
+cp "$SC_SRC" "$dir/bin/stagecraft"; cp "$BARE_SRC" "$dir/bin/bare_proxy"
+SC=$dir/bin/stagecraft BARE=$dir/bin/bare_proxy
+# One fd limit for everything started from here (proxies and the idle holder each need > 10,000).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (( $(ulimit -n) < IDLE_N + 200 )) && want idle; then
+  echo "warning: ulimit -n is $(ulimit -n); the idle section needs more than $IDLE_N descriptors" >&2
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+# The ~1 KB JSON the backend answers on /order (reshaped by the response template).
+ORDER_JSON='{"order": {"id": "ord-8d2f9c", "status": "confirmed", "created": "2026-11-24T12:00:00Z", "total": 123.45, "currency": "EUR", "customer": {"id": 991, "name": "Ada Lovelace", "email": "ada@example.com", "vip": true}, "items": [{"sku": "SKU-0000", "name": "Widget number 0", "qty": 1, "price": 10.99}, {"sku": "SKU-0001", "name": "Widget number 1", "qty": 2, "price": 11.99}, {"sku": "SKU-0002", "name": "Widget number 2", "qty": 3, "price": 12.99}, {"sku": "SKU-0003", "name": "Widget number 3", "qty": 4, "price": 13.99}, {"sku": "SKU-0004", "name": "Widget number 4", "qty": 5, "price": 14.99}, {"sku": "SKU-0005", "name": "Widget number 5", "qty": 6, "price": 15.99}, {"sku": "SKU-0006", "name": "Widget number 6", "qty": 7, "price": 16.99}, {"sku": "SKU-0007", "name": "Widget number 7", "qty": 8, "price": 17.99}], "shipping": {"method": "express", "eta": "2026-11-26", "address": {"street": "1 Main St", "city": "Dublin", "zip": "D01"}}, "notes": "leave at the door, ring twice"}, "backend": "orders-v1", "warnings": []}'
+
+cat >"$dir/backend.conf" <<CONF
+worker_processes 1; daemon off; pid $dir/be.pid; error_log $dir/logs/be.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 10000000;
+  server { listen 127.0.0.1:$P_BE;
+    location = /order { default_type application/json; return 200 '$ORDER_JSON'; }
+    location / { return 200 "hello from backend\n"; } } }
+CONF
+# As vs-nginx.sh, but with room and time for the idle section's 10,000 keep-alive connections.
+cat >"$dir/proxy.conf" <<CONF
+worker_processes 1; daemon off; pid $dir/px.pid; error_log $dir/logs/px.err;
+events { worker_connections 19000; }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+  upstream be { server 127.0.0.1:$P_BE; keepalive 256; }
+  server { listen 127.0.0.1:$P_NGINX; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+CONF
+
+# The client's ~1 KB order (the body of benches/template.rs).
+cat >"$dir/body.json" <<'JSON'
+{"order": {"id": "ord-8d2f9c", "total": 123.45, "currency": "EUR",
+  "customer": {"id": 991, "name": "Ada Lovelace", "email": "ada@example.com", "vip": true},
+  "items": [{"sku": "SKU-0000", "name": "Widget number 0", "qty": 1, "price": 10.99}, {"sku": "SKU-0001", "name": "Widget number 1", "qty": 2, "price": 11.99}, {"sku": "SKU-0002", "name": "Widget number 2", "qty": 3, "price": 12.99}, {"sku": "SKU-0003", "name": "Widget number 3", "qty": 4, "price": 13.99}, {"sku": "SKU-0004", "name": "Widget number 4", "qty": 5, "price": 14.99}, {"sku": "SKU-0005", "name": "Widget number 5", "qty": 6, "price": 15.99}, {"sku": "SKU-0006", "name": "Widget number 6", "qty": 7, "price": 16.99}, {"sku": "SKU-0007", "name": "Widget number 7", "qty": 8, "price": 17.99}, {"sku": "SKU-0008", "name": "Widget number 8", "qty": 9, "price": 18.99}, {"sku": "SKU-0009", "name": "Widget number 9", "qty": 10, "price": 19.99}],
+  "shipping": {"method": "express", "address": {"street": "1 Main St", "city": "Dublin", "zip": "D01"}},
+  "notes": "leave at the door, ring twice"}}
+JSON
+
+gateway_conf() { # CONFDIR LISTEN_PORT ADMIN_PORT
+  mkdir -p "$1/stages" "$1/deployments"
+  cat >"$1/gateway.yaml" <<YAML
+listen: ["127.0.0.1:$2"]
+admin: "127.0.0.1:$3"
+threads: 1
+limits:
+  idle_timeout_seconds: 300
+backends:
+  be:
+    versions:
+      v1: { targets: ["127.0.0.1:$P_BE"] }
+      v2: { targets: ["127.0.0.1:$P_BE"] }
+    aliases:
+      live: { v1: 95, v2: 5 }
+YAML
+  cat >"$1/stages/prod.yaml" <<'YAML'
+api: b
+deployment: b-1
+YAML
+  # `routes:` must stay the last key: benches/load/reload.py appends routes and a description.
+  cat >"$1/deployments/b-1.yaml" <<'YAML'
+api: b
+routes:
+  - route: "GET /hello"
+    integration: { type: http_proxy, uri: "backend://be:live/" }
+  - route: "GET /mock"
+    integration:
+      type: mock
+      request_templates: { application/json: "{\"statusCode\": 200}" }
+      responses: [ { status: 200, templates: { application/json: "{\"ok\": true}" } } ]
+  - route: "POST /orders/{id}"
+    integration:
+      type: http
+      uri: "backend://be:live/order"
+      request_templates:
+        application/json: |
+          #set($root = $input.path('$'))
+          {
+            "orderId": "$input.path('$.order.id')",
+            "pathId": "$input.params('id')",
+            "customer": $input.json('$.order.customer'),
+            "email": "$util.escapeJavaScript($input.path('$.order.customer.email'))",
+            "total": $input.path('$.order.total'),
+            "currency": "$input.path('$.order.currency')",
+            "items": $input.json('$.order.items'),
+            "itemCount": $input.path('$.order.items').size(),
+            "firstSku": "$input.path('$.order.items[0].sku')",
+            "shipping": $input.json('$.order.shipping'),
+            "notes": "$util.escapeJavaScript($input.path('$.order.notes'))",
+            "source": "$input.params('source')",
+            "stage": "$context.stage",
+            "requestId": "$context.requestId",
+            "skus": [#foreach($item in $root.order.items)"$item.sku"#if($foreach.hasNext),#end#end]
+          }
+      responses:
+        - status: 200
+          templates:
+            application/json: |
+              #set($o = $input.path('$.order'))
+              {
+                "id": "$o.id",
+                "status": "$input.path('$.order.status')",
+                "customer": "$util.escapeJavaScript($input.path('$.order.customer.name'))",
+                "email": "$util.escapeJavaScript($input.path('$.order.customer.email'))",
+                "total": $input.path('$.order.total'),
+                "currency": "$input.path('$.order.currency')",
+                "items": $input.json('$.order.items'),
+                "itemCount": $o.items.size(),
+                "shipTo": $input.json('$.order.shipping.address'),
+                "eta": "$input.path('$.order.shipping.eta')",
+                "notes": "$util.escapeJavaScript($o.notes)",
+                "servedBy": $input.json('$.backend'),
+                "requestId": "$context.requestId"
+              }
+YAML
+}
+gateway_conf "$dir/gw" $P_SC $P_SC_ADMIN
+gateway_conf "$dir/gw-reload" $P_RL $P_RL_ADMIN
+cp "$dir/gw/deployments/b-1.yaml" "$dir/b-1.base.yaml"
+
+# ---------------------------------------------------------------------------------------------
+# Processes and measurements
+
+start() { # CPU NAME COMMAND: a new session (process group) pinned to CPU; PG[NAME] = its id
+  setsid taskset -c "$1" bash -c "exec $3" >"$dir/logs/$2.log" 2>&1 & pids+=($!); PG[$2]=$!; disown $!
+}
+wait_up() { # NAME URL
+  for _ in $(seq 150); do curl -fs -o /dev/null "$2" && return 0; sleep 0.1; done
+  echo "$1 never answered 200 on $2; last lines of its log:" >&2
+  tail -20 "$dir/logs/$1.log" >&2 || true; exit 1
+}
+declare -A PG V
+hz=$(getconf CLK_TCK)
+ticks() { local t=0 p; for p in $(pgrep -g "$1"); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+rss_kb() { local t=0 p; for p in $(pgrep -g "$1"); do t=$((t + $(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+  else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v } else if (v ~ /m$/) { sub(/m$/, "", v); printf "%.3f", v * 60000 }
+  else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 } else printf "nan" }'; }
+median() { printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{v[NR]=$1} END{ if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else printf "%.3f\n", (v[NR/2] + v[NR/2+1]) / 2 }'; }
+div() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN{ if (b == 0 || a == "nan" || b == "nan") print "nan"; else printf f "\n", a / b }'; }
+verdict() { awk -v v="$1" -v op="$2" -v lim="$3" 'BEGIN{ if (v == "nan") { print "n/a"; exit }
+  ok = (op == "<=") ? v <= lim : (op == ">=") ? v >= lim : (op == "<") ? v < lim : v > lim; print ok ? "PASS" : "FAIL" }'; }
+SUMMARY=()
+sum() { SUMMARY+=("$1=$2"); }
+# unit suffix of a metric in the summary keys
+u() { case $1 in p50|p99|p999) echo "${1}_ms";; cpu) echo cpu_us_per_req;; *) echo "$1";; esac; }
+
+# CPU used by every other user process on the machine (not this run's process groups, not kernel
+# threads) during a measurement, in % of one CPU: a shared machine shows up here.
+mypg=$(ps -o pgid= $$ | tr -d ' ')
+NOISE_MAX=0 NOISE_N=0
+others_snap() { # FILE: "pid ticks" of the processes outside this run
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v ex=" $mypg ${pids[*]} " '{
+    i = match($0, /\) [A-Za-z] /); if (!i) next
+    n = split(substr($0, i + 2), f, " ")   # f[1] state, f[2] ppid, f[3] pgrp, f[12] utime, f[13] stime
+    if ($1 == 2 || f[2] == 2 || index(ex, " " f[3] " ")) next
+    print $1, f[12] + f[13] }' >"$1"
+}
+others_pct() { # BEFORE AFTER SECONDS
+  awk -v secs="$3" -v hz="$hz" 'NR == FNR { b[$1] = $2; next } { t += $2 - (($1 in b) ? b[$1] : 0) }
+    END { printf "%d", t / hz / secs * 100 }' "$1" "$2"
+}
+note_noise() { NOISE_N=$((NOISE_N + 1)); (( $1 > NOISE_MAX )) && NOISE_MAX=$1; return 0; }
+
+# measure SECTION NAME PGID URL [LUA]: one wrk run (pinned to CPU 0); stores
+# V[SECTION.NAME.ROUND.{rps,p50,p99,cpu,n,err}] for the current $round and prints one line.
+measure() {
+  local sec=$1 name=$2 pg=$3 url=$4 lua=${5:-} a b out n rps p50 p99 cpu non2xx sock k
+  local args=(-t1 -c"$CONNS" -d"${SECS}s" --latency)
+  [[ -n $lua ]] && args+=(-s "$lua")
+  others_snap "$dir/others.0"; a=$(ticks "$pg")
+  out=$(taskset -c 0 wrk "${args[@]}" "$url")
+  b=$(ticks "$pg"); others_snap "$dir/others.1"
+  local others; others=$(others_pct "$dir/others.0" "$dir/others.1" "$SECS"); note_noise "$others"
+  echo "$out" >"$dir/logs/wrk.$sec.$name.$round.txt"
+  n=$(awk '/requests in/{print $1}' <<<"$out"); rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+  non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  sock=$(awk '/Socket errors/{gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out"); sock=${sock:-0}
+  cpu=$(awk -v d=$((b - a)) -v n="${n:-0}" -v hz="$hz" 'BEGIN{ if (n > 0) printf "%.2f", d * 1e6 / hz / n; else print "nan" }')
+  k="$sec.$name.$round"
+  V[$k.rps]=$rps V[$k.p50]=$p50 V[$k.p99]=$p99 V[$k.cpu]=$cpu V[$k.n]=$n V[$k.err]=$((non2xx + sock))
+  printf '  %-22s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%-7s non2xx=%s socket_errors=%s others_cpu=%s%%\n' \
+    "$sec/$name" "$rps" "$p50" "$p99" "$cpu" "$non2xx" "$sock" "$others"
+}
+# med SECTION NAME METRIC: median over the rounds
+med() { local r vals=(); for r in $(seq "$ROUNDS"); do vals+=("${V[$1.$2.$r.$3]:-nan}"); done; median "${vals[@]}"; }
+warm() { taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$@" >/dev/null 2>&1 || true; }
+
+# ---------------------------------------------------------------------------------------------
+# Start the servers
+
+echo "stagecraft load harness: $(date -u +%FT%TZ), $(nproc) CPUs, rounds=$ROUNDS secs=$SECS conns=$CONNS sections=$ONLY"
+echo "  stagecraft binary: $SC_SRC ($(date -u -r "$SC_SRC" +%FT%TZ), sha256 $(sha256sum "$SC_SRC" | cut -c1-12)); git $(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && [[ -n $(git status --porcelain -- src Cargo.toml) ]] && echo ' +uncommitted changes in src/Cargo.toml')"
+echo "  $(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$(want latency && echo ", $(oha --version)")"
+# Anything else busy on the two CPUs makes every figure noisy: say so up front.
+busy() { # percent busy of cpu0 and cpu1 over one second
+  local a b; a=$(grep -E '^cpu[01] ' /proc/stat); sleep 1; b=$(grep -E '^cpu[01] ' /proc/stat)
+  paste <(echo "$a") <(echo "$b") | awk '{ n = NF / 2; t0 = i0 = t1 = i1 = 0
+    for (k = 2; k <= n; k++) { t0 += $k; t1 += $(k + n) } i0 = $5 + $6; i1 = $(5 + n) + $(6 + n)
+    printf "%s=%d%% ", $1, (t1 - t0 == 0) ? 0 : 100 * (1 - (i1 - i0) / (t1 - t0)) }'
+}
+load_before=$(busy)
+echo "  CPU busy before start: $load_before"
+if awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[2] + 0 > 10) bad = 1 } } END{ exit !bad }' <<<"$load_before"; then
+  echo "  WARNING: something else is using CPU 0/1; the figures of this run will be noisy"
+fi
+start 0 backend "nginx -c $dir/backend.conf"
+wait_up backend http://127.0.0.1:$P_BE/
+body_kb=$(wc -c <"$dir/body.json"); order_kb=$(curl -fs http://127.0.0.1:$P_BE/order | wc -c)
+if want proxy || want templated || want mock || want latency || want idle; then
+  start 1 nginx "nginx -c $dir/proxy.conf"
+  start 1 stagecraft "env STAGECRAFT_LOG=warn $SC run --config $dir/gw"
+  start 1 bare "$BARE --listen 127.0.0.1:$P_BARE --upstream 127.0.0.1:$P_BE --threads 1"
+  wait_up nginx http://127.0.0.1:$P_NGINX/
+  wait_up stagecraft http://127.0.0.1:$P_SC/prod/hello
+  wait_up bare http://127.0.0.1:$P_BARE/
+  wait_up stagecraft http://127.0.0.1:$P_SC/prod/mock
+  # The templated route must answer 200 with JSON, or its figures mean nothing.
+  if ! tpl_out=$(curl -fsS -H 'content-type: application/json' --data-binary @"$dir/body.json" \
+      "http://127.0.0.1:$P_SC/prod/orders/42?source=web" 2>&1) \
+      || ! python3 -c 'import json,sys; json.loads(sys.argv[1])' "$tpl_out" 2>/dev/null; then
+    echo "the templated route POST /prod/orders/42 does not answer 200 with JSON: $tpl_out" >&2
+    tail -20 "$dir/logs/stagecraft.log" >&2; exit 1
+  fi
+  echo "  request body $body_kb bytes, backend /order answer $order_kb bytes, templated answer ${#tpl_out} bytes: $(tr -s ' \n' ' ' <<<"$tpl_out" | cut -c1-90)..."
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 1. proxy
+
+if want proxy; then
+  echo "== proxy: GET /prod/hello (weighted alias) vs nginx vs bare_proxy; wrk -t1 -c$CONNS ${SECS}s x $ROUNDS"
+  warm http://127.0.0.1:$P_SC/prod/hello; warm http://127.0.0.1:$P_NGINX/; warm http://127.0.0.1:$P_BARE/
+  rs=() rb=() rn=()
+  for round in $(seq "$ROUNDS"); do
+    echo " round $round"
+    measure proxy stagecraft "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello
+    measure proxy nginx "${PG[nginx]}" http://127.0.0.1:$P_NGINX/
+    measure proxy bare "${PG[bare]}" http://127.0.0.1:$P_BARE/
+    s=${V[proxy.stagecraft.$round.cpu]} x=${V[proxy.nginx.$round.cpu]} b=${V[proxy.bare.$round.cpu]}
+    rs+=("$(div "$s" "$x")") rb+=("$(div "$s" "$b")") rn+=("$(div "$b" "$x")")
+    echo "  cpu ratios: stagecraft/nginx=${rs[-1]} stagecraft/bare=${rb[-1]} bare/nginx=${rn[-1]}"
+  done
+  for p in stagecraft nginx bare; do
+    printf ' proxy median %-10s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
+      "$(med proxy $p rps)" "$(med proxy $p p50)" "$(med proxy $p p99)" "$(med proxy $p cpu)"
+    for m in rps p50 p99 cpu; do sum "proxy_${p}_$(u $m)" "$(med proxy $p $m)"; done
+  done
+  m1=$(median "${rs[@]}") m2=$(median "${rb[@]}") m3=$(median "${rn[@]}")
+  echo " proxy cpu ratio stagecraft/nginx = $m1 (rounds: ${rs[*]}) budget <= 1.3: $(verdict "$m1" '<=' 1.3)"
+  echo " proxy cpu ratio stagecraft/bare  = $m2 (rounds: ${rb[*]}) budget <= 1.05: $(verdict "$m2" '<=' 1.05)"
+  echo " proxy cpu ratio bare/nginx       = $m3 (rounds: ${rn[*]})"
+  sum proxy_ratio_stagecraft_nginx "$m1"; sum proxy_ratio_stagecraft_nginx_budget "$(verdict "$m1" '<=' 1.3)"
+  sum proxy_ratio_stagecraft_bare "$m2"; sum proxy_ratio_stagecraft_bare_budget "$(verdict "$m2" '<=' 1.05)"
+  sum proxy_ratio_bare_nginx "$m3"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. templated
+
+if want templated; then
+  echo "== templated: POST /prod/orders/42 ($body_kb-byte JSON; request + response templates; backend answers $order_kb bytes) vs nginx proxying the same POST"
+  lua=$helpers/post.lua
+  su=http://127.0.0.1:$P_SC/prod/orders/42?source=web nu=http://127.0.0.1:$P_NGINX/order?source=web bu=http://127.0.0.1:$P_BARE/order?source=web
+  warm -s "$lua" "$su"; warm -s "$lua" "$nu"; warm -s "$lua" "$bu"
+  rt=()
+  for round in $(seq "$ROUNDS"); do
+    echo " round $round"
+    measure templated stagecraft "${PG[stagecraft]}" "$su" "$lua"
+    measure templated nginx "${PG[nginx]}" "$nu" "$lua"
+    measure templated bare "${PG[bare]}" "$bu" "$lua"
+    rt+=("$(div "${V[templated.stagecraft.$round.cpu]}" "${V[templated.nginx.$round.cpu]}")")
+    echo "  cpu ratio stagecraft/nginx=${rt[-1]}"
+  done
+  for p in stagecraft nginx bare; do
+    printf ' templated median %-10s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
+      "$(med templated $p rps)" "$(med templated $p p50)" "$(med templated $p p99)" "$(med templated $p cpu)"
+    for m in rps p50 p99 cpu; do sum "templated_${p}_$(u $m)" "$(med templated $p $m)"; done
+  done
+  m=$(median "${rt[@]}")
+  echo " templated cpu ratio stagecraft/nginx = $m (rounds: ${rt[*]}) budget <= 1.6: $(verdict "$m" '<=' 1.6)"
+  sum templated_ratio_stagecraft_nginx "$m"; sum templated_ratio_stagecraft_nginx_budget "$(verdict "$m" '<=' 1.6)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. mock
+
+if want mock; then
+  echo "== mock: GET /prod/mock vs GET /prod/hello (proxied), both stagecraft, same rounds"
+  warm http://127.0.0.1:$P_SC/prod/mock
+  rm_=()
+  for round in $(seq "$ROUNDS"); do
+    echo " round $round"
+    measure mock mock "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/mock
+    measure mock proxied "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello
+    rm_+=("$(div "${V[mock.mock.$round.rps]}" "${V[mock.proxied.$round.rps]}")")
+    echo "  rps ratio mock/proxied=${rm_[-1]}"
+  done
+  for p in mock proxied; do
+    printf ' mock median %-8s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
+      "$(med mock $p rps)" "$(med mock $p p50)" "$(med mock $p p99)" "$(med mock $p cpu)"
+    for m in rps p50 p99 cpu; do sum "mock_${p}_$(u $m)" "$(med mock $p $m)"; done
+  done
+  m=$(median "${rm_[@]}")
+  echo " mock rps ratio mock/proxied = $m (rounds: ${rm_[*]}) budget >= 2: $(verdict "$m" '>=' 2)"
+  sum mock_rps_ratio_mock_proxied "$m"; sum mock_rps_ratio_budget "$(verdict "$m" '>=' 2)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. latency at a fixed rate
+
+OHA_PARSE=$(cat <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s, p = d["summary"], d["latencyPercentiles"]
+codes = d.get("statusCodeDistribution", {})
+ok = sum(v for k, v in codes.items() if k.startswith("2"))
+n = sum(codes.values())
+errs = sum(d.get("errorDistribution", {}).values())
+cpu = int(sys.argv[2]) * 1e6 / int(sys.argv[3]) / n if n else float("nan")
+ms = lambda v: f"{v * 1e3:.3f}" if v is not None else "nan"
+print(f"rps={s['requestsPerSec']:.0f} p50={ms(p['p50'])} p99={ms(p['p99'])} p999={ms(p['p99.9'])} "
+      f"cpu={cpu:.2f} non2xx={n - ok} errors={errs}")
+PY
+)
+# oha_run TAG NAME PGID URL RATE: one open-loop run; stores V[TAG.NAME.ROUND.*], prints a line.
+oha_run() {
+  local tag=$1; shift
+  local name=$1 pg=$2 url=$3 rate=$4 a b out line others
+  others_snap "$dir/others.0"; a=$(ticks "$pg")
+  out=$(taskset -c 0 oha -z "${LAT_SECS}s" -w -q "$rate" --latency-correction -c "$CONNS" --no-tui \
+    --output-format json "$url" 2>"$dir/logs/oha.$tag.$name.$round.err") || {
+    echo "oha failed against $url:" >&2; cat "$dir/logs/oha.$tag.$name.$round.err" >&2; exit 1; }
+  b=$(ticks "$pg"); others_snap "$dir/others.1"
+  others=$(others_pct "$dir/others.0" "$dir/others.1" "$LAT_SECS"); note_noise "$others"
+  echo "$out" >"$dir/logs/oha.$tag.$name.$round.json"
+  line=$(python3 -c "$OHA_PARSE" "$dir/logs/oha.$tag.$name.$round.json" "$((b - a))" "$hz")
+  local k="$tag.$name.$round" kv
+  for kv in $line; do V[$k.${kv%%=*}]=${kv#*=}; done
+  printf '  %-12s rate=%s achieved_rps=%-8s p50_ms=%-7s p99_ms=%-7s p99.9_ms=%-7s cpu_us_per_req=%-6s non2xx=%s errors=%s others_cpu=%s%%\n' \
+    "$name" "$rate" "${V[$k.rps]}" "${V[$k.p50]}" "${V[$k.p99]}" "${V[$k.p999]}" "${V[$k.cpu]}" "${V[$k.non2xx]}" "${V[$k.errors]}" "$others"
+}
+
+# latency_tier TAG RATE WHY: ROUNDS x (nginx, stagecraft, bare) at RATE; figures under TAG.
+latency_tier() {
+  local tag=$1 rate=$2 why=$3 p a d
+  echo "== $tag: oha open loop at $rate req/s ($why), -c $CONNS, ${LAT_SECS}s, latency correction, x $ROUNDS"
+  for round in $(seq "$ROUNDS"); do
+    echo " round $round"
+    oha_run "$tag" nginx "${PG[nginx]}" http://127.0.0.1:$P_NGINX/ "$rate"
+    oha_run "$tag" stagecraft "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello "$rate"
+    oha_run "$tag" bare "${PG[bare]}" http://127.0.0.1:$P_BARE/ "$rate"
+  done
+  # A run that did not hold the rate measured a queue, not the proxy: against nginx that means
+  # the load generator (oha on CPU 0, beside the backend) is the limit; against a proxy, that
+  # the proxy is saturated at this rate.
+  for p in nginx stagecraft bare; do
+    a=$(med "$tag" $p rps)
+    if awk -v a="$a" -v r="$rate" 'BEGIN{exit !(a < 0.97 * r)}'; then
+      if [[ $p == nginx ]]; then
+        echo " WARNING: oha held only $a of $rate req/s against nginx: the load generator (CPU 0) is the bottleneck, so these latencies are queueing in oha; rerun with a lower --lat-rate"
+      else
+        echo " WARNING: $p held only $a of $rate req/s: it is saturated at this rate, its percentiles are queueing delay"
+      fi
+    fi
+  done
+  sum "${tag}_rate" "$rate"
+  for p in nginx stagecraft bare; do
+    printf ' %s median %-10s achieved_rps=%-8s p50_ms=%-7s p99_ms=%-7s p99.9_ms=%-7s cpu_us_per_req=%s\n' "$tag" "$p" \
+      "$(med "$tag" $p rps)" "$(med "$tag" $p p50)" "$(med "$tag" $p p99)" "$(med "$tag" $p p999)" "$(med "$tag" $p cpu)"
+    sum "${tag}_${p}_achieved_rps" "$(med "$tag" $p rps)"
+    for m in p50 p99 p999 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
+  done
+  d=$(awk -v a="$(med "$tag" stagecraft p99)" -v b="$(med "$tag" nginx p99)" 'BEGIN{printf "%.3f", a - b}')
+  echo " $tag p99 stagecraft - nginx = $d ms, budget <= 0.200 ms: $(verdict "$d" '<=' 0.2)"
+  sum "${tag}_p99_stagecraft_minus_nginx_ms" "$d"; sum "${tag}_p99_budget" "$(verdict "$d" '<=' 0.2)"
+}
+
+if want latency; then
+  if want proxy; then
+    sat=$(med proxy nginx rps) ssat=$(med proxy stagecraft rps); src="the proxy section"
+  else
+    round=sat; echo "== latency: measuring the saturation of nginx and stagecraft first (wrk ${SECS}s)"
+    measure latency nginx-saturation "${PG[nginx]}" http://127.0.0.1:$P_NGINX/
+    measure latency stagecraft-saturation "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello
+    sat=${V[latency.nginx-saturation.sat.rps]} ssat=${V[latency.stagecraft-saturation.sat.rps]}; src="a wrk run"
+  fi
+  if [[ -n $LAT_RATE ]]; then
+    latency_tier latency "$LAT_RATE" "--lat-rate; saturation from $src: nginx $sat, stagecraft $ssat req/s"
+  else
+    rate=$(awk -v s="$sat" 'BEGIN{printf "%d", s / 2}')
+    latency_tier latency "$rate" "50% of nginx's $sat req/s from $src"
+    # At half of nginx's saturation stagecraft may itself be saturated, which measures its queue,
+    # not its latency: then compare the three again at half of stagecraft's own saturation.
+    if awk -v s="$ssat" -v r="$rate" 'BEGIN{exit !(s < 1.2 * r)}'; then
+      rate2=$(awk -v s="$ssat" 'BEGIN{printf "%d", s / 2}')
+      latency_tier latency_sc50 "$rate2" "50% of stagecraft's $ssat req/s from $src, since stagecraft is at or near saturation at the rate above"
+    fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. idle keep-alive connections
+
+# idle_run NAME PGID PORT PATH
+idle_run() {
+  local name=$1 pg=$2 port=$3 path=$4 before after ok failed open closed mb hp
+  rm -f "$dir/hold.in" "$dir/hold.$name.out"; mkfifo "$dir/hold.in"
+  before=$(rss_kb "$pg")
+  taskset -c 0 python3 "$helpers/hold_idle.py" --port "$port" --path "$path" -n "$IDLE_N" \
+    --concurrency 200 <"$dir/hold.in" >"$dir/hold.$name.out" 2>"$dir/logs/hold.$name.err" &
+  hp=$!; bg+=("$hp")
+  exec 7>"$dir/hold.in"
+  for _ in $(seq 1800); do
+    grep -q '^ready' "$dir/hold.$name.out" 2>/dev/null && break
+    kill -0 "$hp" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q '^ready' "$dir/hold.$name.out"; then
+    exec 7>&-; echo "hold_idle.py did not get ready against $name:" >&2; cat "$dir/logs/hold.$name.err" >&2; exit 1
+  fi
+  read -r _ ok failed < <(grep '^ready' "$dir/hold.$name.out")
+  sleep 3  # idle for a moment: whatever the proxy frees or grows after the responses settles
+  after=$(rss_kb "$pg")
+  exec 7>&-  # EOF: the holder counts what is still open, then closes everything
+  wait "$hp" || true; bg=()
+  read -r _ open _ closed < <(grep '^open' "$dir/hold.$name.out") || { open=nan closed=nan; }
+  mb=$(awk -v a="$after" -v b="$before" -v n="$ok" -v N="$IDLE_N" 'BEGIN{ if (n > 0) printf "%.2f", (a - b) / 1024 * N / n; else print "nan" }')
+  V[idle.$name.mb]=$mb
+  printf '  %-10s rss_before_mb=%-7s rss_after_mb=%-7s held=%s failed=%s still_open_at_end=%s closed_by_proxy=%s mb_per_%s=%s\n' \
+    "$name" "$(div "$before" 1024 %.1f)" "$(div "$after" 1024 %.1f)" "$ok" "$failed" "$open" "$closed" "$IDLE_N" "$mb"
+  grep -v '^$' "$dir/logs/hold.$name.err" | sed 's/^/    /' || true
+  sleep 2  # let the proxy see the closes before the next one
+}
+
+if want idle; then
+  echo "== idle: $IDLE_N keep-alive connections, one request each, then idle; RSS of the process group (fd limit $(ulimit -n))"
+  idle_run nginx "${PG[nginx]}" $P_NGINX /
+  idle_run stagecraft "${PG[stagecraft]}" $P_SC /prod/hello
+  idle_run bare "${PG[bare]}" $P_BARE /
+  for p in nginx stagecraft bare; do sum "idle_${p}_mb_per_10k" "${V[idle.$p.mb]}"; done
+  echo " idle stagecraft = ${V[idle.stagecraft.mb]} MB per $IDLE_N (nginx ${V[idle.nginx.mb]}, bare ${V[idle.bare.mb]}) budget <= 3: $(verdict "${V[idle.stagecraft.mb]}" '<=' 3)"
+  sum idle_budget "$(verdict "${V[idle.stagecraft.mb]}" '<=' 3)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 6. reloads
+
+metric() { # SERIES: its value on the reload admin's /metrics (a name without labels sums all its
+  # labelled series), or nan when absent
+  curl -fs http://127.0.0.1:$P_RL_ADMIN/metrics | awk -v m="$1" '
+    index($0, m " ") == 1 || (m !~ /[{]/ && index($0, m "{") == 1) { t += $NF; f = 1 }
+    END { if (f) printf "%.9g\n", t; else print "nan" }'
+}
+if want reload; then
+  start 1 stagecraft-reload "env STAGECRAFT_LOG=warn,stagecraft::reload=info $SC run --config $dir/gw-reload"
+  wait_up stagecraft-reload http://127.0.0.1:$P_RL/prod/hello
+  wait_up stagecraft-reload http://127.0.0.1:$P_RL_ADMIN/readyz
+  dep=$dir/gw-reload/deployments/b-1.yaml
+  echo "== reload (a): $RELOADS reloads (temp file + rename, every 100-150 ms) during ${RELOAD_SECS}s of wrk -c$CONNS on GET /prod/hello"
+  ok0=$(metric 'stagecraft_config_reloads_total{result="success"}'); bad0=$(metric 'stagecraft_config_reloads_total{result="failure"}')
+  gen0=$(metric stagecraft_config_generation)
+  warm http://127.0.0.1:$P_RL/prod/hello
+  taskset -c 0 wrk -t1 -c"$CONNS" -d"${RELOAD_SECS}s" --latency http://127.0.0.1:$P_RL/prod/hello >"$dir/logs/wrk.reload.txt" &
+  wp=$!; bg+=("$wp")
+  sleep 2
+  churn=$(taskset -c 0 python3 "$helpers/reload.py" churn --file "$dep" --base "$dir/b-1.base.yaml" --count "$RELOADS")
+  wait "$wp"; bg=()
+  sleep 1  # the last reload's debounce and build
+  ok1=$(metric 'stagecraft_config_reloads_total{result="success"}'); bad1=$(metric 'stagecraft_config_reloads_total{result="failure"}')
+  gen1=$(metric stagecraft_config_generation)
+  out=$(cat "$dir/logs/wrk.reload.txt")
+  n=$(awk '/requests in/{print $1}' <<<"$out"); rps=$(awk '/^Requests\/sec/{print $2}' <<<"$out")
+  p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+  non2xx=$(awk '/Non-2xx/{print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  sock=$(awk '/Socket errors/{gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out"); sock=${sock:-0}
+  published=$(awk -v a="$ok1" -v b="$ok0" 'BEGIN{ if (a == "nan" || b == "nan") print "nan"; else print a - b }')
+  failedr=$(awk -v a="$bad1" -v b="$bad0" 'BEGIN{ if (a == "nan" || b == "nan") print "nan"; else print a - b }')
+  echo "  wrk: requests=$n rps=$rps p99_ms=$p99 non2xx=$non2xx socket_errors=$sock"
+  echo "  reloads: written=$(awk '{print $3}' <<<"$churn") in $(awk '{print $4}' <<<"$churn")s, published=$published (reloads_total{success} delta), failed=$failedr, generation $gen0 -> $gen1"
+  errs=$((non2xx + sock))
+  echo " reload under load: failed requests = $errs, budget 0: $( ((errs == 0)) && echo PASS || echo FAIL); published $published of $RELOADS"
+  sum reload_load_requests "$n"; sum reload_load_rps "$rps"; sum reload_load_p99_ms "$p99"; sum reload_load_failed_requests "$errs"
+  sum reload_load_failed_requests_budget "$( ((errs == 0)) && echo PASS || echo FAIL)"
+  sum reload_load_written "$RELOADS"; sum reload_load_published "$published"; sum reload_load_rejected "$failedr"
+
+  echo "== reload (b): latency of a $BIG_ROUTES-route deployment, $BIG_RELOADS reloads (rename -> new generation on admin /readyz)"
+  logn0=$(grep -c 'configuration reloaded' "$dir/logs/stagecraft-reload.log" || true)
+  lat=$(taskset -c 0 python3 "$helpers/reload.py" latency --file "$dep" --base "$dir/b-1.base.yaml" \
+    --admin 127.0.0.1:$P_RL_ADMIN --routes "$BIG_ROUTES" --count "$BIG_RELOADS") || { echo "reload latency run failed" >&2; tail -20 "$dir/logs/stagecraft-reload.log" >&2; exit 1; }
+  echo "  poll-based: $lat"
+  for kv in ${lat#latency }; do V[reload.${kv%%=*}]=${kv#*=}; done
+  # Build time of the timed reloads (the last BIG_RELOADS lines: the first large one is not timed).
+  build=$(grep 'configuration reloaded' "$dir/logs/stagecraft-reload.log" | tail -n +$((logn0 + 2)) |
+    sed -n 's/.*elapsed_ms[=:]"\{0,1\}\([0-9.]*\).*/\1/p')
+  build_med=$(median $build | xargs printf '%.1f') build_max=$(printf '%s\n' $build | sort -g | tail -1 | xargs -r printf '%.1f')
+  echo "  build (log elapsed_ms, read to publish): median=${build_med}ms max=${build_max:-nan}ms over $(wc -w <<<"$build") reloads"
+  hmean=${V[reload.hist_mean_ms]:-nan}
+  if [[ $hmean != nan ]]; then
+    echo "  stagecraft_config_reload_seconds: mean=${hmean}ms over ${V[reload.hist_n]} reloads (first file event -> publish)"
+  else
+    echo "  stagecraft_config_reload_seconds: not exported by this binary (poll-based figures only)"
+  fi
+  p50=${V[reload.p50_ms]:-nan} mx=${V[reload.max_ms]:-nan}
+  echo " reload latency ($BIG_ROUTES routes) p50=${p50}ms max=${mx}ms (poll resolution ~${V[reload.poll_us]:-?}µs) budget < 50 ms: p50 $(verdict "$p50" '<' 50), max $(verdict "$mx" '<' 50)"
+  sum reload_latency_routes "${V[reload.routes]:-nan}"; sum reload_latency_p50_ms "$p50"; sum reload_latency_p95_ms "${V[reload.p95_ms]:-nan}"
+  sum reload_latency_max_ms "$mx"; sum reload_latency_failed "${V[reload.failed]:-nan}"; sum reload_latency_poll_us "${V[reload.poll_us]:-nan}"
+  sum reload_latency_histogram_mean_ms "$hmean"; sum reload_build_p50_ms "$build_med"
+  sum reload_latency_p50_budget "$(verdict "$p50" '<' 50)"; sum reload_latency_max_budget "$(verdict "$mx" '<' 50)"
+fi
+
+if ((NOISE_N)); then
+  echo "== noise: other processes used up to ${NOISE_MAX}% of a CPU during a measurement$( ((NOISE_MAX > 5)) && echo ' (more than 5%: the machine was shared, compare rounds with others_cpu near 0)')"
+  sum noise_others_cpu_pct_max "$NOISE_MAX"
+fi
+echo "== summary (elapsed $SECONDS s)"
+printf '%s\n' "${SUMMARY[@]}"

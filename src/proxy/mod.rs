@@ -253,6 +253,31 @@ fn forwarded_for(prev: Option<&http::HeaderValue>, ip: std::net::IpAddr) -> http
         .unwrap_or_else(|_| http::HeaderValue::from_static(""))
 }
 
+/// The upstream headers and path of a route with `request_parameters`.
+fn map_parameters(
+    session: &Session,
+    request_id: &RequestId,
+    mut f: Forward,
+    call: &route::Call,
+) -> std::result::Result<Decision, String> {
+    let Some(route) = call.route() else {
+        return Ok(Decision::Forward(f, None));
+    };
+    let crate::snapshot::Integration::HttpProxy(p) = &route.integration else {
+        return Ok(Decision::Forward(f, None));
+    };
+    let client = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let (headers, path) =
+        templated::proxy_mapping(session.req_header(), call, route, p, request_id, client);
+    f.extra_headers = headers;
+    f.upstream_path = http::Uri::try_from(path)
+        .map_err(|e| format!("mapped upstream path of route {:?}: {e}", route.template))?;
+    Ok(Decision::Forward(f, None))
+}
+
 /// When the request arrived, from the time it has taken so far: the wall clock is read once,
 /// when a log line needs it, not for every request.
 fn received_at(elapsed: Duration) -> std::time::SystemTime {
@@ -319,41 +344,19 @@ impl ProxyHttp for Gateway {
             tokio::time::sleep(d).await;
         }
         ctx.snapshot = Some(snapshot);
+        // `request_parameters` of an `http_proxy` route: applied here, where the client address
+        // is known; a failure is answered like any other routing error.
+        let decision = match decision {
+            Decision::Forward(f, Some(call)) => map_parameters(session, &ctx.request_id, f, &call)
+                .unwrap_or_else(|reason| Decision::Error {
+                    error: GatewayError::InternalServerError,
+                    header: None,
+                    log: Some(reason),
+                }),
+            d => d,
+        };
         match decision {
-            Decision::Forward(mut f, mapped) => {
-                if let Some(call) = mapped {
-                    if let Some(route) = call.route() {
-                        if let crate::snapshot::Integration::HttpProxy(p) = &route.integration {
-                            let client = session
-                                .client_addr()
-                                .and_then(|a| a.as_inet())
-                                .map(|a| a.ip());
-                            let (headers, path) = templated::proxy_mapping(
-                                session.req_header(),
-                                &call,
-                                route,
-                                p,
-                                &ctx.request_id,
-                                client,
-                            );
-                            f.extra_headers = headers;
-                            match http::Uri::try_from(path) {
-                                Ok(uri) => f.upstream_path = uri,
-                                Err(e) => {
-                                    tracing::error!(request_id = %ctx.request_id, "mapped upstream path: {e}");
-                                    write_error(
-                                        session,
-                                        GatewayError::InternalServerError,
-                                        &ctx.request_id,
-                                        None,
-                                    )
-                                    .await?;
-                                    return Ok(true);
-                                }
-                            }
-                        }
-                    }
-                }
+            Decision::Forward(f, _) => {
                 ctx.forward = Some(f);
                 Ok(false)
             }

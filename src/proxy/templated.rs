@@ -441,7 +441,7 @@ pub(super) async fn write_answer(
         resp.insert_header(http::header::CONTENT_TYPE, ct)?;
     }
     resp.insert_header(http::header::CONTENT_LENGTH, a.body.len())?;
-    resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+    resp.insert_header("x-request-id", ctx.request_id.header())?;
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(resp), head_only || a.body.is_empty())

@@ -13,9 +13,12 @@
 //! `--add` switches on, one by one, pieces of pingora work the gateway asks for on every request,
 //! to attribute the gateway's overhead (benches/README.md): `timeouts` (read, write and connect
 //! timeouts on the upstream peer), `keepalive` (a downstream keep-alive timeout), `headers` (the
-//! forwarding headers and the response's `x-request-id`). Without `--add` it is plain pingora.
+//! forwarding headers and the response's `x-request-id`), `unbuffered` (the listener reads without
+//! pingora's 64 KiB per-connection buffer, as the gateway's plain listeners do). Without `--add` it
+//! is plain pingora.
 
 use async_trait::async_trait;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use std::time::Duration;
@@ -24,13 +27,14 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: bare_proxy --listen HOST:PORT --upstream HOST:PORT [--threads N] \
-                     [--work-stealing false] [--add timeouts,keepalive,headers]";
+                     [--work-stealing false] [--add timeouts,keepalive,headers,unbuffered]";
 
 #[derive(Default)]
 struct Add {
     timeouts: bool,
     keepalive: bool,
     headers: bool,
+    unbuffered: bool,
 }
 
 struct Bare {
@@ -110,6 +114,7 @@ fn main() {
                         "timeouts" => add.timeouts = true,
                         "keepalive" => add.keepalive = true,
                         "headers" => add.headers = true,
+                        "unbuffered" => add.unbuffered = true,
                         _ => {
                             eprintln!("unknown --add piece {piece:?}\n{USAGE}");
                             std::process::exit(2);
@@ -134,8 +139,15 @@ fn main() {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
+    let unbuffered = add.unbuffered;
     let mut proxy = http_proxy_service(&server.configuration, Bare { upstream, add });
-    proxy.add_tcp(&listen);
+    if unbuffered {
+        proxy.add_listener(
+            ListenerConfig::tcp(listen).l4_buffer(L4BufferSettings::default().read(0)),
+        );
+    } else {
+        proxy.add_tcp(&listen);
+    }
     server.add_service(proxy);
     server.run_forever();
 }

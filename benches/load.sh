@@ -486,6 +486,17 @@ oha_run() {
     "$name" "$rate" "${V[$k.rps]}" "${V[$k.p50]}" "${V[$k.p99]}" "${V[$k.p999]}" "${V[$k.cpu]}" "${V[$k.non2xx]}" "${V[$k.errors]}" "$others"
 }
 
+# tier_medians TAG NAME...: print the medians of a tier's oha runs and add them to the summary.
+tier_medians() {
+  local tag=$1 p m; shift
+  for p in "$@"; do
+    printf ' %s median %-10s achieved_rps=%-8s p50_ms=%-7s p99_ms=%-7s p99.9_ms=%-7s cpu_us_per_req=%s\n' "$tag" "$p" \
+      "$(med "$tag" $p rps)" "$(med "$tag" $p p50)" "$(med "$tag" $p p99)" "$(med "$tag" $p p999)" "$(med "$tag" $p cpu)"
+    sum "${tag}_${p}_achieved_rps" "$(med "$tag" $p rps)"
+    for m in p50 p99 p999 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
+  done
+}
+
 # latency_tier TAG RATE WHY: ROUNDS x (nginx, stagecraft, bare) at RATE; figures under TAG.
 latency_tier() {
   local tag=$1 rate=$2 why=$3 p a d
@@ -510,12 +521,7 @@ latency_tier() {
     fi
   done
   sum "${tag}_rate" "$rate"
-  for p in nginx stagecraft bare; do
-    printf ' %s median %-10s achieved_rps=%-8s p50_ms=%-7s p99_ms=%-7s p99.9_ms=%-7s cpu_us_per_req=%s\n' "$tag" "$p" \
-      "$(med "$tag" $p rps)" "$(med "$tag" $p p50)" "$(med "$tag" $p p99)" "$(med "$tag" $p p999)" "$(med "$tag" $p cpu)"
-    sum "${tag}_${p}_achieved_rps" "$(med "$tag" $p rps)"
-    for m in p50 p99 p999 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
-  done
+  tier_medians "$tag" nginx stagecraft bare
   d=$(awk -v a="$(med "$tag" stagecraft p99)" -v b="$(med "$tag" nginx p99)" 'BEGIN{printf "%.3f", a - b}')
   echo " $tag p99 stagecraft - nginx = $d ms, budget <= 0.200 ms: $(verdict "$d" '<=' 0.2)"
   sum "${tag}_p99_stagecraft_minus_nginx_ms" "$d"; sum "${tag}_p99_budget" "$(verdict "$d" '<=' 0.2)"
@@ -537,11 +543,7 @@ latency_equal() {
     oha_run "$tag" bare "${PG[bare]}" http://127.0.0.1:$P_BARE/ "$rb"
   done
   sum "${tag}_stagecraft_rate" "$rate"; sum "${tag}_bare_rate" "$rb"
-  for p in stagecraft bare; do
-    printf ' %s median %-10s achieved_rps=%-8s p50_ms=%-7s p99_ms=%-7s p99.9_ms=%-7s cpu_us_per_req=%s\n' "$tag" "$p" \
-      "$(med "$tag" $p rps)" "$(med "$tag" $p p50)" "$(med "$tag" $p p99)" "$(med "$tag" $p p999)" "$(med "$tag" $p cpu)"
-    for m in p50 p99 p999 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
-  done
+  tier_medians "$tag" stagecraft bare
   d=$(awk -v a="$(med "$tag" stagecraft p99)" -v b="$(med "$tag" bare p99)" 'BEGIN{printf "%.3f", a - b}')
   echo " $tag p99 stagecraft - bare at equal CPU share = $d ms (not a budget: it tells a slower server from a worse one)"
   sum "${tag}_p99_stagecraft_minus_bare_ms" "$d"

@@ -330,6 +330,15 @@ measure() {
 # med SECTION NAME METRIC: median over the rounds
 med() { local r vals=(); for r in $(seq "$ROUNDS"); do vals+=("${V[$1.$2.$r.$3]:-nan}"); done; median "${vals[@]}"; }
 warm() { taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$@" >/dev/null 2>&1 || true; }
+# wrk_medians TAG NAME...: print the medians of a section's wrk runs and add them to the summary.
+wrk_medians() {
+  local tag=$1 p m; shift
+  for p in "$@"; do
+    printf ' %s median %-10s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$tag" "$p" \
+      "$(med "$tag" $p rps)" "$(med "$tag" $p p50)" "$(med "$tag" $p p99)" "$(med "$tag" $p cpu)"
+    for m in rps p50 p99 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
+  done
+}
 
 # ---------------------------------------------------------------------------------------------
 # Start the servers
@@ -386,11 +395,7 @@ if want proxy; then
     rs+=("$(div "$s" "$x")") rb+=("$(div "$s" "$b")") rn+=("$(div "$b" "$x")")
     echo "  cpu ratios: stagecraft/nginx=${rs[-1]} stagecraft/bare=${rb[-1]} bare/nginx=${rn[-1]}"
   done
-  for p in stagecraft nginx bare; do
-    printf ' proxy median %-10s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
-      "$(med proxy $p rps)" "$(med proxy $p p50)" "$(med proxy $p p99)" "$(med proxy $p cpu)"
-    for m in rps p50 p99 cpu; do sum "proxy_${p}_$(u $m)" "$(med proxy $p $m)"; done
-  done
+  wrk_medians proxy stagecraft nginx bare
   m1=$(median "${rs[@]}") m2=$(median "${rb[@]}") m3=$(median "${rn[@]}")
   echo " proxy cpu ratio stagecraft/nginx = $m1 (rounds: ${rs[*]}) budget <= 1.3: $(verdict "$m1" '<=' 1.3)"
   echo " proxy cpu ratio stagecraft/bare  = $m2 (rounds: ${rb[*]}) budget <= 1.05: $(verdict "$m2" '<=' 1.05)"
@@ -417,11 +422,7 @@ if want templated; then
     rt+=("$(div "${V[templated.stagecraft.$round.cpu]}" "${V[templated.nginx.$round.cpu]}")")
     echo "  cpu ratio stagecraft/nginx=${rt[-1]}"
   done
-  for p in stagecraft nginx bare; do
-    printf ' templated median %-10s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
-      "$(med templated $p rps)" "$(med templated $p p50)" "$(med templated $p p99)" "$(med templated $p cpu)"
-    for m in rps p50 p99 cpu; do sum "templated_${p}_$(u $m)" "$(med templated $p $m)"; done
-  done
+  wrk_medians templated stagecraft nginx bare
   m=$(median "${rt[@]}")
   echo " templated cpu ratio stagecraft/nginx = $m (rounds: ${rt[*]}) budget <= 1.6: $(verdict "$m" '<=' 1.6)"
   sum templated_ratio_stagecraft_nginx "$m"; sum templated_ratio_stagecraft_nginx_budget "$(verdict "$m" '<=' 1.6)"
@@ -441,11 +442,7 @@ if want mock; then
     rm_+=("$(div "${V[mock.mock.$round.rps]}" "${V[mock.proxied.$round.rps]}")")
     echo "  rps ratio mock/proxied=${rm_[-1]}"
   done
-  for p in mock proxied; do
-    printf ' mock median %-8s rps=%-10s p50_ms=%-7s p99_ms=%-7s cpu_us_per_req=%s\n' "$p" \
-      "$(med mock $p rps)" "$(med mock $p p50)" "$(med mock $p p99)" "$(med mock $p cpu)"
-    for m in rps p50 p99 cpu; do sum "mock_${p}_$(u $m)" "$(med mock $p $m)"; done
-  done
+  wrk_medians mock mock proxied
   m=$(median "${rm_[@]}")
   echo " mock rps ratio mock/proxied = $m (rounds: ${rm_[*]}) budget >= 2: $(verdict "$m" '>=' 2)"
   sum mock_rps_ratio_mock_proxied "$m"; sum mock_rps_ratio_budget "$(verdict "$m" '>=' 2)"

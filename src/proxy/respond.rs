@@ -1,12 +1,18 @@
-//! Gateway-generated responses: the JSON errors of DESIGN.md section 3, with correct framing so
-//! that keep-alive survives them.
+//! Part of the proxy stage, its last step: the method response. Every answer the gateway writes
+//! itself (refusals, mock and templated integrations, function results) goes through `write`,
+//! which frames it exactly (`Content-Length`, nothing after a `HEAD`) so keep-alive survives,
+//! and stamps `x-request-id`. Streamed `http_proxy` answers are pingora's; `stamp` gives them
+//! the same id.
 
+use super::context::RequestCtx;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
+use std::borrow::Cow;
+use std::time::Duration;
 
-/// An error the gateway answers itself, with AWS's message texts.
+/// An answer the gateway makes itself, with AWS's message texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatewayError {
     NotFound,
@@ -20,6 +26,8 @@ pub enum GatewayError {
     InternalServerError,
     BadGateway,
     EndpointTimeout,
+    /// Fault injection's abort, with the configured status.
+    FaultInjected(u16),
 }
 
 impl GatewayError {
@@ -36,10 +44,11 @@ impl GatewayError {
             GatewayError::InternalServerError => 500,
             GatewayError::BadGateway => 502,
             GatewayError::EndpointTimeout => 504,
+            GatewayError::FaultInjected(status) => status,
         }
     }
 
-    /// The whole body, prebuilt: no formatting per error.
+    /// The whole body, prebuilt: no formatting per answer.
     pub fn body(self) -> &'static str {
         match self {
             GatewayError::NotFound => r#"{"message":"Not Found"}"#,
@@ -53,9 +62,11 @@ impl GatewayError {
             GatewayError::InternalServerError => r#"{"message":"Internal server error"}"#,
             GatewayError::BadGateway => r#"{"message":"Bad Gateway"}"#,
             GatewayError::EndpointTimeout => r#"{"message":"Endpoint request timed out"}"#,
+            GatewayError::FaultInjected(_) => r#"{"message":"Fault injected"}"#,
         }
     }
 
+    /// The answer for an error pingora reports by status (`fail_to_proxy`).
     pub fn from_status(code: u16) -> Option<GatewayError> {
         Some(match code {
             404 => GatewayError::NotFound,
@@ -74,40 +85,111 @@ impl GatewayError {
     }
 }
 
-/// Writes `err` as `{"message": ...}` with `content-type`, `content-length` and `x-request-id`,
-/// plus `extra` headers (`Allow` on 405, `Retry-After` on 429).
-pub async fn write_error(
-    session: &mut Session,
-    err: GatewayError,
-    request_id: &str,
-    extra: Option<(&'static str, String)>,
-) -> Result<()> {
-    write_json(session, err.status(), err.body(), request_id, extra).await
+/// A refusal: the error, the one header some carry, and why (for the error log only).
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: GatewayError,
+    /// `Allow` on 405, `Retry-After` on 429.
+    pub header: Option<(http::HeaderName, String)>,
+    /// Logged with the request id at error level; never sent to the client.
+    pub log: Option<String>,
 }
 
-/// Writes a gateway-made JSON answer with exact framing.
-pub async fn write_json(
-    session: &mut Session,
-    status: u16,
-    body: &'static str,
-    request_id: &str,
-    extra: Option<(&'static str, String)>,
-) -> Result<()> {
-    let mut resp = ResponseHeader::build(status, Some(5))?;
-    resp.insert_header("content-type", "application/json")?;
-    resp.insert_header("content-length", body.len())?;
-    resp.insert_header("x-request-id", request_id)?;
-    if let Some((name, value)) = extra {
-        resp.insert_header(name, value)?;
+impl From<GatewayError> for Refusal {
+    fn from(error: GatewayError) -> Self {
+        Refusal {
+            error,
+            header: None,
+            log: None,
+        }
     }
+}
+
+impl Refusal {
+    /// A 500 whose reason only the log sees.
+    pub fn internal(why: String) -> Refusal {
+        Refusal {
+            error: GatewayError::InternalServerError,
+            header: None,
+            log: Some(why),
+        }
+    }
+}
+
+/// A response the gateway writes itself.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(http::HeaderName, String)>,
+    pub content_type: Option<Cow<'static, str>>,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn error(e: GatewayError) -> Answer {
+        Answer {
+            status: e.status(),
+            headers: Vec::new(),
+            content_type: Some(Cow::Borrowed("application/json")),
+            body: Bytes::from_static(e.body().as_bytes()),
+        }
+    }
+}
+
+/// Writes `a` with an exact `Content-Length` and `x-request-id`; a `HEAD` gets the head only.
+pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result<()> {
+    let mut resp = ResponseHeader::build(a.status, Some(a.headers.len() + 3))?;
+    for (k, v) in a.headers {
+        resp.append_header(k, v)?;
+    }
+    if let Some(ct) = a.content_type {
+        resp.insert_header(http::header::CONTENT_TYPE, &*ct)?;
+    }
+    resp.insert_header(http::header::CONTENT_LENGTH, a.body.len())?;
+    stamp(&mut resp, ctx)?;
     let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session
-            .write_response_body(Some(Bytes::from_static(body.as_bytes())), true)
-            .await?;
+    let end = head_only || a.body.is_empty();
+    session.write_response_header(Box::new(resp), end).await?;
+    if !end {
+        session.write_response_body(Some(a.body), true).await?;
     }
     Ok(())
+}
+
+/// What every answer carries, the gateway's own and streamed ones alike.
+pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+    resp.insert_header("x-request-id", ctx.request_id.header())
+}
+
+/// Answers a refusal, logging its reason with the request id.
+pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Result<()> {
+    if let Some(why) = &r.log {
+        tracing::error!(request_id = %ctx.request_id, "{why}");
+    }
+    let mut answer = Answer::error(r.error);
+    answer.headers.extend(r.header);
+    if r.error != GatewayError::RequestTooLarge {
+        return write(session, ctx, answer).await;
+    }
+    // The client may still be sending. Closing with its bytes unread makes the kernel reset the
+    // connection, which can destroy the 413 before the client reads it; so say the connection
+    // ends, answer, then read and drop what is still coming for a short while (nginx's
+    // lingering close).
+    session.set_keepalive(None);
+    write(session, ctx, answer).await?;
+    linger(session).await;
+    Ok(())
+}
+
+/// Reads and drops the rest of a refused request body: at most 1 s and 1 MiB.
+async fn linger(session: &mut Session) {
+    let drain = async {
+        let mut left: usize = 1 << 20;
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }

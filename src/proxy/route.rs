@@ -1,93 +1,122 @@
-//! The routing decision for one request against one snapshot: stage (host + longest base path),
-//! canary or not, route (or 404/405), then for `http_proxy` the version, first target and
-//! upstream path. Pure over the request header, so every outcome is decided in one place.
+//! Part of the proxy stage, steps 2 to 4 of the pipeline and the only decision point: stage
+//! (host + longest base path), canary or not, route (or 404/405), the stage or route bucket
+//! (429), fault injection, then what the integration is: a streamed `http_proxy` call with its
+//! version, first target and upstream path (its `request_parameters` applied here), or a
+//! buffered integration answered by `integration`. `decide` is pure over the snapshot and the
+//! request head, so every outcome is decided, and tested, in one place.
 
-use super::respond::GatewayError;
-use super::Forward;
+use super::context::{Labels, RequestCtx};
+use super::facts::Facts;
+use super::integration::http_proxy::Forward;
+use super::integration::mapping;
+use super::respond::{GatewayError, Refusal};
+use super::upstream::Endpoint;
 use crate::config::route::Method;
-use crate::metrics::RouteMetrics;
-use crate::snapshot::router::Capture;
-use crate::snapshot::router::Lookup;
+use crate::snapshot::router::{Capture, Lookup};
 use crate::snapshot::{sticky, Canary, Deployed, Integration, Route, Snapshot};
 use pingora::http::RequestHeader;
 use rand::Rng;
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// The route a request matched, kept for the phases that need more than the forward decision.
+/// The route a request matched, for the steps that read the request's parameters.
 pub struct Call {
-    pub stage: Arc<str>,
-    pub api: Arc<str>,
     pub deployed: Arc<Deployed>,
     pub route: u32,
     /// Byte ranges of the captured parameters, relative to the path after the base path.
     pub captures: Vec<Capture>,
     /// Where the path after the base path starts in the request path.
     pub rest_start: usize,
-    pub canary: bool,
 }
 
 impl Call {
     pub fn route(&self) -> Option<&Route> {
         self.deployed.routes.get(self.route as usize)
     }
+
+    /// The request path after the base path, as sent (percent-encoding kept).
+    pub fn rest<'r>(&self, req: &'r RequestHeader) -> &'r str {
+        req.uri.path().get(self.rest_start..).unwrap_or("")
+    }
 }
 
-/// What routing learned about a request, kept for metrics and the access log whatever the
-/// outcome.
-pub struct Seen {
-    pub metrics: Arc<RouteMetrics>,
-    pub stage: Option<Arc<str>>,
-    pub deployment: Option<Arc<str>>,
-    pub resource_path: Option<Arc<str>>,
-    pub canary: bool,
-    /// The backend version picked (`-` for a plain `http://` endpoint).
-    pub version: Option<Arc<str>>,
-    pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
-    /// Fault injection: hold the request this long before going on.
-    pub delay: Option<std::time::Duration>,
+pub enum Decision {
+    /// Stream to the backend (`http_proxy`).
+    Forward(Forward),
+    /// An `http`, `mock` or function integration: buffered, answered by `integration`.
+    Buffered(Call),
+    /// A gateway response.
+    Refuse(Refusal),
 }
 
-impl Default for Seen {
-    fn default() -> Self {
-        Seen {
-            metrics: crate::metrics::NO_STAGE.clone(),
-            stage: None,
-            deployment: None,
-            resource_path: None,
-            canary: false,
-            version: None,
-            access_log: None,
+/// What routing decided, and how long fault injection holds the request before acting on it.
+pub struct Routed {
+    pub decision: Decision,
+    pub delay: Option<Duration>,
+}
+
+impl From<Decision> for Routed {
+    fn from(decision: Decision) -> Self {
+        Routed {
+            decision,
             delay: None,
         }
     }
 }
 
-pub enum Decision {
-    /// Stream to the backend. `mapped` is set when the route has `request_parameters`.
-    Forward(Forward, Option<Call>),
-    /// An `http`, `mock` or function integration: buffered, answered by `proxy::templated` or
-    /// `proxy::function`.
-    Templated(Call),
-    /// Fault injection: answer this status without calling anything.
-    Abort(u16),
-    Error {
-        error: GatewayError,
-        /// `Allow` on 405, `Retry-After` on 429.
-        header: Option<(&'static str, String)>,
-        /// Why, for the error log (never sent to the client).
-        log: Option<String>,
-    },
+/// Routes the request and, for an `http_proxy` route with `request_parameters`, maps them:
+/// the route step in full.
+pub fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Routed {
+    let snapshot = ctx.snapshot.clone();
+    let (routed, mapping) = decide(&snapshot, req, &mut ctx.labels);
+    let Some(call) = mapping else {
+        return routed;
+    };
+    let Decision::Forward(mut forward) = routed.decision else {
+        return routed;
+    };
+    let decision = match map_proxy(req, ctx, &call, &mut forward) {
+        Ok(()) => Decision::Forward(forward),
+        Err(r) => Decision::Refuse(r),
+    };
+    Routed {
+        decision,
+        delay: routed.delay,
+    }
 }
 
-impl Decision {
-    fn error(error: GatewayError) -> Decision {
-        Decision::Error {
-            error,
-            header: None,
-            log: None,
-        }
-    }
+/// `request_parameters` of an `http_proxy` route: mapped headers, and the path and query sent.
+fn map_proxy(
+    req: &RequestHeader,
+    ctx: &RequestCtx,
+    call: &Call,
+    forward: &mut Forward,
+) -> Result<(), Refusal> {
+    let route = call
+        .route()
+        .ok_or_else(|| Refusal::internal("route vanished".into()))?;
+    let Integration::HttpProxy(p) = &route.integration else {
+        return Ok(());
+    };
+    let facts = Facts::new(req, ctx);
+    let mapped = mapping::map(&p.params, facts, call, route, &[]);
+    forward.headers = mapped.header_values()?;
+    let path = mapping::upstream_path(
+        &p.path,
+        call.rest(req),
+        &call.captures,
+        route,
+        Some(&mapped),
+        &[p.query.as_deref(), req.uri.query()],
+    );
+    forward.path = http::Uri::try_from(path).map_err(|e| {
+        Refusal::internal(format!(
+            "mapped upstream path of route {:?}: {e}",
+            route.template
+        ))
+    })?;
+    Ok(())
 }
 
 /// The request's host, lowercase, without port: from the absolute URI or the `Host` header.
@@ -120,17 +149,14 @@ fn in_canary(c: &Canary, stage: &str, headers: &http::HeaderMap) -> bool {
     }
 }
 
-pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Decision {
-    if let Some(len) = req
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > snapshot.limits.max_body_bytes {
-            return Decision::error(GatewayError::RequestTooLarge);
-        }
-    }
+/// The routing decision, and the matched call when an `http_proxy` route has
+/// `request_parameters` to map. Fills `labels` with what it learns, whatever the outcome.
+pub fn decide(
+    snapshot: &Snapshot,
+    req: &RequestHeader,
+    labels: &mut Labels,
+) -> (Routed, Option<Call>) {
+    let refuse = |e: GatewayError| (Routed::from(Decision::Refuse(e.into())), None);
     // Only stages bound to hosts need the host: most snapshots have none.
     let host = if snapshot.routes_by_host() {
         request_host(req)
@@ -139,11 +165,12 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
     };
     let path = req.uri.path();
     let Some((stage, rest)) = snapshot.select_stage(host.as_deref(), path) else {
-        return Decision::error(GatewayError::NotFound);
+        return refuse(GatewayError::NotFound);
     };
-    seen.stage = Some(stage.name.clone());
-    seen.access_log = stage.access_log.clone();
-    seen.metrics = stage.metrics.unrouted.clone();
+    labels.stage = Some(stage.name.clone());
+    labels.api = Some(stage.api.clone());
+    labels.access_log = stage.access_log.clone();
+    labels.metrics = stage.metrics.unrouted.clone();
     let deployed = match &stage.canary {
         Some(c) => {
             let canary = in_canary(c, &stage.name, &req.headers);
@@ -163,24 +190,25 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
         }
         None => &stage.primary,
     };
-    seen.deployment = Some(deployed.deployment_id.clone());
-    seen.canary = !Arc::ptr_eq(deployed, &stage.primary);
+    labels.deployment = Some(deployed.deployment_id.clone());
+    labels.canary = !Arc::ptr_eq(deployed, &stage.primary);
     let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
         Lookup::Found { route, captures } => (route, captures),
         Lookup::MethodNotAllowed { allow } => {
-            return Decision::Error {
+            let refusal = Refusal {
                 error: GatewayError::MethodNotAllowed,
-                header: Some(("allow", allow)),
+                header: Some((http::header::ALLOW, allow)),
                 log: None,
-            }
+            };
+            return (Decision::Refuse(refusal).into(), None);
         }
-        Lookup::NotFound => return Decision::error(GatewayError::NotFound),
+        Lookup::NotFound => return refuse(GatewayError::NotFound),
     };
     let Some(r) = deployed.routes.get(route as usize) else {
-        return Decision::error(GatewayError::InternalServerError);
+        return refuse(GatewayError::InternalServerError);
     };
-    seen.metrics = r.metrics.clone();
-    seen.resource_path = Some(r.resource_path.clone());
+    labels.metrics = r.metrics.clone();
+    labels.resource_path = Some(r.resource_path.clone());
     if let Some(bucket) = r.throttle.as_ref().or(stage.throttle.as_ref()) {
         if let Err(wait) = bucket.take() {
             if let Some(c) = &stage.metrics.throttled {
@@ -188,69 +216,58 @@ pub fn decide(snapshot: &Snapshot, req: &RequestHeader, seen: &mut Seen) -> Deci
             }
             // Whole seconds, rounded up, as Retry-After requires.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Decision::Error {
+            let refusal = Refusal {
                 error: GatewayError::TooManyRequests,
-                header: Some(("retry-after", secs.max(1).to_string())),
+                header: Some((http::header::RETRY_AFTER, secs.max(1).to_string())),
                 log: None,
             };
+            return (Decision::Refuse(refusal).into(), None);
         }
     }
+    let mut delay = None;
     if let Some(fault) = r.fault.as_ref().or(stage.fault.as_ref()) {
         let injected = fault.draw();
-        seen.delay = injected.delay;
+        delay = injected.delay;
         if let Some(status) = injected.abort {
-            return Decision::Abort(status);
+            let decision = Decision::Refuse(GatewayError::FaultInjected(status).into());
+            return (Routed { decision, delay }, None);
         }
     }
     let call = || Call {
-        stage: stage.name.clone(),
-        api: stage.api.clone(),
         deployed: deployed.clone(),
         route,
         captures: captures.clone(),
         rest_start: path.len() - rest.len(),
-        canary: !Arc::ptr_eq(deployed, &stage.primary),
     };
-    match &r.integration {
+    let (decision, mapping) = match &r.integration {
         Integration::HttpProxy(p) => {
-            let upstream_path = p.upstream_path(rest, &captures, req.uri.query());
-            let upstream_path = match http::Uri::try_from(upstream_path) {
-                Ok(uri) => uri,
-                Err(e) => {
-                    return Decision::Error {
-                        error: GatewayError::InternalServerError,
-                        header: None,
-                        log: Some(format!("upstream path of route {:?}: {e}", r.template)),
+            let mapped = !p.params.is_empty();
+            let upstream_path = if mapped {
+                // Replaced by `route` once the parameters are mapped.
+                http::Uri::from_static("/")
+            } else {
+                let queries = [p.query.as_deref(), req.uri.query()];
+                let path = mapping::upstream_path(&p.path, rest, &captures, r, None, &queries);
+                match http::Uri::try_from(path) {
+                    Ok(uri) => uri,
+                    Err(e) => {
+                        let why = format!("upstream path of route {:?}: {e}", r.template);
+                        return (Decision::Refuse(Refusal::internal(why)).into(), None);
                     }
                 }
             };
-            let version = p.upstream.pick(&req.headers).clone();
-            let target = version.next_target();
-            seen.version = Some(version.name.clone());
-            let mapped = (!p.params.is_empty()).then(call);
-            Decision::Forward(
-                Forward {
-                    upstream_path,
-                    host_header: p.host_header.clone(),
-                    timeout: p.timeout,
-                    version,
-                    target,
-                    attempts: 0,
-                    extra_headers: Vec::new(),
-                },
-                mapped,
-            )
+            let endpoint = Endpoint::pick(p, &req.headers);
+            labels.version = Some(endpoint.version.name.clone());
+            let forward = Forward::new(endpoint, upstream_path);
+            (Decision::Forward(forward), mapped.then(call))
         }
         Integration::Http(_) | Integration::Mock(_) | Integration::Function(_) => {
-            Decision::Templated(call())
+            (Decision::Buffered(call()), None)
         }
-        Integration::Misconfigured { reason } => Decision::Error {
-            error: GatewayError::InternalServerError,
-            header: None,
-            log: Some(format!(
-                "stage {:?} route {:?}: {reason}",
-                stage.name, r.template
-            )),
-        },
-    }
+        Integration::Misconfigured { reason } => {
+            let why = format!("stage {:?} route {:?}: {reason}", stage.name, r.template);
+            (Decision::Refuse(Refusal::internal(why)), None)
+        }
+    };
+    (Routed { decision, delay }, mapping)
 }

@@ -19,7 +19,7 @@ pub use compile::compile;
 
 use crate::config::route::Method;
 use crate::config::Problem;
-use router::{Capture, Lookup, Router};
+use router::{Lookup, Router};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -172,48 +172,6 @@ pub enum PathPart {
     Text(Box<str>),
     /// Index into the route's captures.
     Capture(usize),
-}
-
-impl ProxyIntegration {
-    /// The upstream path and query for one request: parameters filled in from `captures` of
-    /// `req_path`, the URI's query first, then the client's.
-    pub fn upstream_path(
-        &self,
-        req_path: &str,
-        captures: &[Capture],
-        client_query: Option<&str>,
-    ) -> String {
-        let mut out = String::with_capacity(req_path.len() + 32);
-        for part in self.path.iter() {
-            match part {
-                PathPart::Text(t) => out.push_str(t),
-                PathPart::Capture(i) => {
-                    if let Some((s, e)) = captures.get(*i) {
-                        out.push_str(req_path.get(*s as usize..*e as usize).unwrap_or(""));
-                    }
-                }
-            }
-        }
-        let client_query = client_query.filter(|q| !q.is_empty());
-        match (&self.query, client_query) {
-            (Some(a), Some(b)) => {
-                out.push('?');
-                out.push_str(a);
-                out.push('&');
-                out.push_str(b);
-            }
-            (Some(a), None) => {
-                out.push('?');
-                out.push_str(a);
-            }
-            (None, Some(b)) => {
-                out.push('?');
-                out.push_str(b);
-            }
-            (None, None) => {}
-        }
-        out
-    }
 }
 
 impl Deployed {

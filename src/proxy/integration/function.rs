@@ -11,108 +11,78 @@
 //! error shape, a non-2xx invocation or no answer) and a malformed answer are 502
 //! `{"message": "Internal server error"}`, logged with the function's message; a timeout is 504.
 
-use super::respond::GatewayError;
-use super::route::Call;
-use super::templated::{
-    buffer, content_type, respond, send, upstream_path, write_answer, Answer, Buffered, Failure,
-    Integrated, RequestView,
-};
-use super::RequestCtx;
+use super::mapping::{self, View};
+use super::response::{respond, Integrated};
+use super::{content_type, exchange, Exchanged, Failure, Job};
+use crate::proxy::facts::Facts;
+use crate::proxy::respond::{Answer, GatewayError};
+use crate::proxy::upstream::{self, Endpoint};
 use crate::snapshot::function::{FunctionIntegration, FunctionKind};
 use crate::snapshot::templated::{media_type, Mapping, RequestBody};
 use crate::template::{Overrides, RequestOverrides};
 use base64::Engine as _;
 use bytes::Bytes;
-use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
-use pingora::proxy::Session;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 pub async fn serve(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    call: &Call,
+    job: &Job<'_>,
     f: &FunctionIntegration,
-    connector: &Connector,
-) -> Result<(), Failure> {
-    let Buffered {
-        snapshot,
-        body,
-        route,
-        client,
-    } = buffer(session, ctx, call).await?;
-    let limits = &snapshot.template_limits;
-    let req = session.req_header().clone();
-    let mut view = RequestView::new(&req, call, route, &ctx.request_id, client);
+    exchanged: &mut Option<Exchanged>,
+) -> Result<Answer, Failure> {
+    let req = job.req;
+    let route = job.route;
+    let limits = &job.ctx.snapshot.template_limits;
+    let mut view = View::new(Facts::new(req, job.ctx), job.call, route);
     let (event, overrides) = match &f.kind {
-        FunctionKind::Proxy => (Bytes::from(proxy_event(&view, &body).to_string()), None),
-        FunctionKind::Custom(mapping) => match mapping.request_body(content_type(&req)) {
+        FunctionKind::Proxy => (Bytes::from(proxy_event(&view, &job.body).to_string()), None),
+        FunctionKind::Custom(mapping) => match mapping.request_body(content_type(req)) {
             RequestBody::Unsupported => return Err(GatewayError::UnsupportedMediaType.into()),
             RequestBody::Transform(t) => {
-                let r = view.render(t, &body, limits)?;
+                let r = view.render(t, &job.body, limits)?;
                 (
                     Bytes::from(r.output),
                     Some((r.request_override, r.response_override)),
                 )
             }
-            RequestBody::Passthrough => (body.clone(), None),
+            RequestBody::Passthrough => (job.body.clone(), None),
         },
     };
 
     let target = &f.target;
-    let version = target.upstream.pick(&req.headers).clone();
-    let index = version.next_target();
+    let endpoint = Endpoint::pick(target, &req.headers);
     let path = if f.uri_path {
-        upstream_path(&target.path, &view, &[], target.query.as_deref(), &[])
+        mapping::upstream_path(
+            &target.path,
+            job.call.rest(req),
+            &job.call.captures,
+            route,
+            None,
+            &[target.query.as_deref()],
+        )
     } else {
-        let mut p = f.invocation_path(&version.name).to_string();
+        let mut p = f.invocation_path(&endpoint.version.name).to_string();
         if let Some(q) = &target.query {
             p.push('?');
             p.push_str(q);
         }
         p
     };
-    let mut up = RequestHeader::build(http::Method::POST, path.as_bytes(), Some(5))
-        .map_err(|e| Failure::Internal(format!("building the invocation request: {e}")))?;
-    let host = target
-        .host_header
-        .clone()
-        .unwrap_or_else(|| version.host_header(index).clone());
-    let headers: [(http::HeaderName, &str); 4] = [
-        (http::header::HOST, &host),
-        (http::header::CONTENT_TYPE, "application/json"),
-        (http::header::CONTENT_LENGTH, &event.len().to_string()),
-        (
-            http::HeaderName::from_static("x-request-id"),
-            &ctx.request_id,
-        ),
-    ];
-    for (k, v) in headers {
-        up.insert_header(k, v)
-            .map_err(|e| Failure::Internal(format!("invocation header: {e}")))?;
-    }
-    let mut peer = version.peer(index).clone();
-    peer.options.connection_timeout = Some(target.timeout.min(std::time::Duration::from_secs(10)));
-    peer.options.read_timeout = Some(target.timeout);
-    peer.options.write_timeout = Some(target.timeout);
-    let sent = send(
-        ctx,
-        &route.template,
-        connector,
-        &version,
-        &peer,
-        up,
-        event,
-        target.timeout,
-        snapshot.limits.max_body_bytes,
-    )
-    .await;
-    let (resp, out) = match sent {
+    let mut up = RequestHeader::build(http::Method::POST, path.as_bytes(), Some(8))
+        .map_err(|e| Failure::internal(format!("building the invocation request: {e}")))?;
+    let framing = |up: &mut RequestHeader| -> pingora::Result<()> {
+        up.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+        up.insert_header(http::header::CONTENT_LENGTH, event.len())?;
+        upstream::stamp(up, req, job.ctx, endpoint.host(), &[])
+    };
+    framing(&mut up).map_err(|e| Failure::internal(format!("invocation header: {e}")))?;
+    let (resp, out) = match exchange(job, &endpoint, up, event, exchanged).await {
         Ok(r) => r,
-        Err(Failure::Gateway(GatewayError::BadGateway)) => {
+        Err(Failure::Refuse(r)) if r.error == GatewayError::BadGateway => {
             return Err(Failure::Function(format!(
                 "route {:?}: function version {:?} could not be invoked",
-                route.template, version.name
+                route.template, endpoint.version.name
             )))
         }
         Err(e) => return Err(e),
@@ -123,7 +93,7 @@ pub async fn serve(
     let error = function_error(parsed.as_ref(), flagged, &out);
     let what = |why: &str| format!("route {:?}: {why}", route.template);
 
-    let answer = match &f.kind {
+    match &f.kind {
         FunctionKind::Proxy => {
             if !(200..300).contains(&status) {
                 let msg = error.unwrap_or_else(|| snippet(&out));
@@ -142,7 +112,7 @@ pub async fn serve(
             };
             proxy_answer(v).map_err(|why| {
                 Failure::Function(what(&format!("malformed Lambda proxy response: {why}")))
-            })?
+            })
         }
         FunctionKind::Custom(Mapping { responses, .. }) => {
             let message = error.as_ref().map(|_| error_message(parsed.as_ref(), &out));
@@ -157,33 +127,28 @@ pub async fn serve(
                 if let Some(msg) = error {
                     return Err(Failure::Function(what(&msg)));
                 }
-                Answer {
+                return Ok(Answer {
                     status: 200,
                     headers: Vec::new(),
-                    content_type: Some("application/json".into()),
+                    content_type: Some(Cow::Borrowed("application/json")),
                     body: out,
-                }
-            } else {
-                if let Some(msg) = &error {
-                    tracing::info!(request_id = %ctx.request_id, route = %route.template, "function error: {msg}");
-                }
-                let (request_override, response_override) = overrides
-                    .unwrap_or_else(|| (RequestOverrides::default(), Overrides::default()));
-                let got = Integrated {
-                    status: 200,
-                    headers: None,
-                    body: out,
-                    request_override,
-                    response_override,
-                };
-                respond(&mut view, responses, got, message.as_deref(), limits)?
+                });
             }
+            if let Some(msg) = &error {
+                tracing::info!(request_id = %job.ctx.request_id, route = %route.template, "function error: {msg}");
+            }
+            let (request_override, response_override) =
+                overrides.unwrap_or_else(|| (RequestOverrides::default(), Overrides::default()));
+            let got = Integrated {
+                status: 200,
+                headers: None,
+                body: out,
+                request_override,
+                response_override,
+            };
+            respond(&mut view, responses, got, message.as_deref(), limits)
         }
-    };
-    drop(view);
-    write_answer(session, ctx, answer)
-        .await
-        .map_err(Failure::Downstream)
+    }
 }
 
 /// The first bytes of a function's answer, for the log.
@@ -248,8 +213,8 @@ pub fn is_text(content_type: Option<&str>) -> bool {
 }
 
 /// The API Gateway REST proxy event (payload format 1.0) for this request.
-fn proxy_event(view: &RequestView<'_>, body: &[u8]) -> Value {
-    let req = view.req;
+fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
+    let req = view.facts.req;
     let c = &view.context;
     let mut headers = Map::new();
     let mut multi_headers = Map::new();
@@ -307,7 +272,7 @@ fn proxy_event(view: &RequestView<'_>, body: &[u8]) -> Value {
             ),
         }
     };
-    let rest = req.uri.path().get(view.call.rest_start..).unwrap_or("");
+    let rest = view.call.rest(req);
     let path = if rest.is_empty() { "/" } else { rest };
     let non_empty = |s: &str| {
         if s.is_empty() {
@@ -454,7 +419,7 @@ pub fn proxy_answer(v: Value) -> Result<Answer, String> {
     Ok(Answer {
         status,
         headers,
-        content_type: Some(content_type.unwrap_or_else(|| "application/json".into())),
+        content_type: Some(content_type.map_or(Cow::Borrowed("application/json"), Cow::Owned)),
         body,
     })
 }

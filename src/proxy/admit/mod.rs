@@ -1,0 +1,200 @@
+//! Part of the proxy stage, step 1 of the pipeline: admit. Every check that needs no
+//! configuration beyond the gateway's limits runs here, before a stage or route is looked at:
+//! ambiguous framing (400), URL length (414), header count and size (431), the body limit by
+//! `Content-Length` (413), and path safety (400, or the path rewritten to its normal form).
+
+pub mod path;
+
+use super::respond::GatewayError;
+use crate::snapshot::Limits;
+use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+use std::borrow::Cow;
+
+/// Why a request is not admitted, and whether the connection may carry another request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub error: GatewayError,
+    /// The framing may be ambiguous: never read another request from this connection.
+    pub close: bool,
+}
+
+/// Admits the request or says why not; may rewrite its path to the normal form.
+pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), Refused> {
+    let framing = if sent_both_lengths(session, ready) {
+        Some(GatewayError::BadRequest)
+    } else {
+        over_limits(session.req_header(), limits)
+    };
+    if let Some(error) = framing {
+        return Err(Refused { error, close: true });
+    }
+    normalize_path(session.req_header_mut()).map_err(|error| Refused {
+        error,
+        close: false,
+    })?;
+    match content_length(session.req_header()) {
+        Some(len) if len > limits.max_body_bytes => Err(Refused {
+            error: GatewayError::RequestTooLarge,
+            close: true,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn content_length(req: &RequestHeader) -> Option<u64> {
+    req.headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Whether an HTTP/1.1 request came with both `Content-Length` and `Transfer-Encoding`.
+/// pingora follows RFC 9112 (the chunked framing wins, `Content-Length` is dropped, keep-alive is
+/// turned off) before any filter sees the request, so the sign left is a chunked HTTP/1.1
+/// request whose keep-alive was turned off although the client did not ask for `close` and the
+/// process is not shutting down. Such a request is a smuggling attempt or a broken client: it is
+/// refused rather than forwarded.
+fn sent_both_lengths(session: &Session, ready: bool) -> bool {
+    let req = session.req_header();
+    req.version == http::Version::HTTP_11
+        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && session.as_downstream().get_keepalive().is_none()
+        && !req
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|s| s.to_ascii_lowercase().contains("close"))
+            })
+        && !session.is_process_shutting_down()
+        && ready
+}
+
+/// 414 for a long URL, 431 for too many or too large headers (AWS's limits by default), 400 for
+/// ambiguous framing: `Content-Length` together with `Transfer-Encoding` (RFC 9112 lets a server
+/// prefer the latter; a gateway that forwards such a request invites smuggling), or a
+/// `Transfer-Encoding` other than plain `chunked`.
+pub fn over_limits(req: &RequestHeader, limits: &Limits) -> Option<GatewayError> {
+    let te = req.headers.get_all(http::header::TRANSFER_ENCODING);
+    if te.iter().next().is_some() {
+        let chunked_only = te.iter().count() == 1
+            && te
+                .iter()
+                .all(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        if !chunked_only || req.headers.contains_key(http::header::CONTENT_LENGTH) {
+            return Some(GatewayError::BadRequest);
+        }
+    }
+    let url = req
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().len())
+        .unwrap_or(0);
+    if url > limits.max_url_bytes {
+        return Some(GatewayError::UriTooLong);
+    }
+    if req.headers.len() > limits.max_headers {
+        return Some(GatewayError::HeadersTooLarge);
+    }
+    let bytes: usize = req
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    (bytes > limits.max_header_bytes).then_some(GatewayError::HeadersTooLarge)
+}
+
+/// Rewrites the request's path to its normal form (see `path`); 400 when it has none.
+fn normalize_path(req: &mut RequestHeader) -> Result<(), GatewayError> {
+    let clean = match path::normalize(req.uri.path()) {
+        Ok(Cow::Borrowed(_)) => return Ok(()),
+        Ok(Cow::Owned(clean)) => clean,
+        Err(_) => return Err(GatewayError::BadRequest),
+    };
+    let pq = match req.uri.query() {
+        Some(q) => format!("{clean}?{q}"),
+        None => clean,
+    };
+    let uri = http::Uri::try_from(pq).map_err(|_| GatewayError::BadRequest)?;
+    req.set_uri(uri);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_body_bytes: 100,
+            integration_timeout: std::time::Duration::from_secs(1),
+            max_url_bytes: 32,
+            max_header_bytes: 64,
+            max_headers: 4,
+            idle_timeout_seconds: 60,
+        }
+    }
+
+    fn req(path: &str, headers: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("GET", path.as_bytes(), None).expect("request");
+        for (k, v) in headers {
+            r.append_header(k.to_string(), *v).expect("header");
+        }
+        r
+    }
+
+    #[test]
+    fn limits_answer_414_431_and_400() {
+        let l = limits();
+        assert_eq!(over_limits(&req("/ok", &[]), &l), None);
+        assert_eq!(
+            over_limits(&req(&format!("/{}", "a".repeat(40)), &[]), &l),
+            Some(GatewayError::UriTooLong)
+        );
+        let many = [("a", "1"), ("b", "1"), ("c", "1"), ("d", "1"), ("e", "1")];
+        assert_eq!(
+            over_limits(&req("/", &many), &l),
+            Some(GatewayError::HeadersTooLarge)
+        );
+        let big = "v".repeat(70);
+        assert_eq!(
+            over_limits(&req("/", &[("x", &big)]), &l),
+            Some(GatewayError::HeadersTooLarge)
+        );
+        for te in [
+            &[("transfer-encoding", "gzip, chunked")][..],
+            &[("transfer-encoding", "chunked"), ("content-length", "3")],
+            &[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked"),
+            ],
+        ] {
+            assert_eq!(
+                over_limits(&req("/", te), &l),
+                Some(GatewayError::BadRequest),
+                "{te:?}"
+            );
+        }
+        assert_eq!(
+            over_limits(&req("/", &[("transfer-encoding", "Chunked")]), &l),
+            None
+        );
+    }
+
+    #[test]
+    fn paths_are_normalised_or_refused() {
+        let mut r = req("/a/./b/../c?x=1", &[]);
+        assert_eq!(normalize_path(&mut r), Ok(()));
+        assert_eq!(r.uri.to_string(), "/a/c?x=1");
+        let mut bad = req("/a%zz", &[]);
+        assert_eq!(normalize_path(&mut bad), Err(GatewayError::BadRequest));
+        assert_eq!(
+            content_length(&req("/", &[("content-length", "42")])),
+            Some(42)
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! Part of the proxy stage: the state one request carries through the pipeline. It is built once
+//! in `new_ctx` (after pingora has read the request head) with what always exists: the snapshot
+//! the request runs on to its end, its start time and its in-flight guard. What routing learns
+//! for logs and metrics (`Labels`) is kept apart from what the streaming `http_proxy` phases need
+//! (`Upstream`), so each step sees which part it writes.
+
+use super::integration::http_proxy::Forward;
+use super::request_id::RequestId;
+use crate::accesslog::AccessLog;
+use crate::lifecycle::InFlightGuard;
+use crate::metrics::RouteMetrics;
+use crate::snapshot::Snapshot;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Per-request state, from `new_ctx` to `logging`.
+pub struct RequestCtx {
+    /// The configuration this request runs on, taken once: a reload never changes it mid-request.
+    pub snapshot: Arc<Snapshot>,
+    pub started: Instant,
+    /// Set by the admit step; `fail_to_proxy` makes one for a request that failed before it.
+    pub request_id: RequestId,
+    pub client: Client,
+    pub labels: Labels,
+    pub upstream: Upstream,
+    /// The wall-clock time the request arrived, read only when something shows it.
+    received: OnceLock<SystemTime>,
+    /// Counts the request as in flight until the context is dropped (graceful shutdown).
+    _inflight: InFlightGuard,
+}
+
+impl RequestCtx {
+    pub fn new(snapshot: Arc<Snapshot>, inflight: InFlightGuard) -> RequestCtx {
+        RequestCtx {
+            snapshot,
+            started: Instant::now(),
+            request_id: RequestId::default(),
+            client: Client::default(),
+            labels: Labels::default(),
+            upstream: Upstream::default(),
+            received: OnceLock::new(),
+            _inflight: inflight,
+        }
+    }
+
+    /// When the request arrived. The wall clock is read the first time something needs it (a
+    /// template, a log line), so a request that shows no time pays nothing, and every reader of
+    /// one request sees the same instant.
+    pub fn received(&self) -> SystemTime {
+        *self.received.get_or_init(|| {
+            let now = SystemTime::now();
+            now.checked_sub(self.started.elapsed()).unwrap_or(now)
+        })
+    }
+}
+
+/// The client connection as the request path needs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Client {
+    pub ip: Option<IpAddr>,
+    /// Whether the client connected over TLS (`X-Forwarded-Proto`).
+    pub tls: bool,
+}
+
+/// What routing learned about a request, kept for metrics and the access log whatever the
+/// outcome: a request refused before routing keeps the defaults.
+pub struct Labels {
+    pub metrics: Arc<RouteMetrics>,
+    pub access_log: Option<Arc<AccessLog>>,
+    pub stage: Option<Arc<str>>,
+    pub api: Option<Arc<str>>,
+    pub deployment: Option<Arc<str>>,
+    pub resource_path: Option<Arc<str>>,
+    pub canary: bool,
+    /// The backend version picked (`-` for a plain `http://` endpoint).
+    pub version: Option<Arc<str>>,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            metrics: crate::metrics::NO_STAGE.clone(),
+            access_log: None,
+            stage: None,
+            api: None,
+            deployment: None,
+            resource_path: None,
+            canary: false,
+            version: None,
+        }
+    }
+}
+
+/// The upstream side of a request: where a streamed request goes, and the timing every
+/// integration records.
+#[derive(Default)]
+pub struct Upstream {
+    /// Set when the route step decided to stream the request to a backend (`http_proxy`).
+    pub forward: Option<Forward>,
+    /// Request body bytes streamed so far, against `limits.max_body_bytes`.
+    pub body_bytes: u64,
+    /// When the request was handed to the backend.
+    pub sent_at: Option<Instant>,
+    pub latency: Option<Duration>,
+}
+
+impl Upstream {
+    /// Records the integration's latency once its answer (head) is in.
+    pub fn answered(&mut self, labels: &Labels) {
+        if let Some(t) = self.sent_at {
+            let elapsed = t.elapsed();
+            self.latency = Some(elapsed);
+            if let Some(v) = &labels.version {
+                labels.metrics.observe_upstream(v, elapsed);
+            }
+        }
+    }
+}

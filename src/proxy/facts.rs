@@ -1,0 +1,127 @@
+//! Part of the proxy stage: the request's `$context` facts, one model for every reader. Templates
+//! (`ContextData`), parameter and header mappings (`context.NAME`), the access log and the Lambda
+//! event all ask `Facts::write` for a field, so a value cannot differ between them (before, the
+//! access log and templates disagreed on `$context.protocol`).
+//!
+//! `Facts` is a view over the request head and its context, not a copy: a request whose route
+//! reads no fact pays for none, and a value is formatted only when a reader asks for it.
+
+use super::context::RequestCtx;
+use crate::snapshot::mapping::ContextField;
+use crate::template::{ContextData, Identity};
+use pingora::http::RequestHeader;
+use std::fmt::Write as _;
+
+#[derive(Clone, Copy)]
+pub struct Facts<'a> {
+    pub req: &'a RequestHeader,
+    pub ctx: &'a RequestCtx,
+}
+
+/// `$context.protocol` as AWS writes it.
+pub fn protocol(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(req: &'a RequestHeader, ctx: &'a RequestCtx) -> Facts<'a> {
+        Facts { req, ctx }
+    }
+
+    /// The host the client addressed, without port: `Host`, or the authority of an absolute
+    /// URI (HTTP/2's `:authority`).
+    pub fn domain_name(&self) -> &'a str {
+        let raw = match self.req.headers.get(http::header::HOST) {
+            Some(h) => h.to_str().unwrap_or(""),
+            None => self.req.uri.authority().map_or("", |a| a.as_str()),
+        };
+        match raw.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => raw.split(':').next().unwrap_or(raw),
+        }
+    }
+
+    fn user_agent(&self) -> std::borrow::Cow<'a, str> {
+        self.req
+            .headers
+            .get(http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// Appends one field's value to `out` (nothing when the request has none).
+    pub fn write(&self, f: ContextField, out: &mut String) {
+        let labels = &self.ctx.labels;
+        let _ = match f {
+            ContextField::RequestId | ContextField::ExtendedRequestId => {
+                out.write_str(self.ctx.request_id.as_str())
+            }
+            ContextField::Stage => out.write_str(text(&labels.stage)),
+            ContextField::HttpMethod => out.write_str(self.req.method.as_str()),
+            ContextField::ResourcePath => out.write_str(text(&labels.resource_path)),
+            ContextField::Path => out.write_str(self.req.uri.path()),
+            ContextField::Protocol => out.write_str(protocol(self.req.version)),
+            ContextField::RequestTime => out.write_str(&crate::timefmt::clf(self.ctx.received())),
+            ContextField::RequestTimeEpoch => {
+                write!(out, "{}", crate::timefmt::epoch_ms(self.ctx.received()))
+            }
+            ContextField::DomainName => out.write_str(self.domain_name()),
+            ContextField::DomainPrefix => {
+                out.write_str(self.domain_name().split('.').next().unwrap_or(""))
+            }
+            ContextField::ApiId => out.write_str(text(&labels.api)),
+            ContextField::AccountId | ContextField::ResourceId => Ok(()),
+            ContextField::DeploymentId => out.write_str(text(&labels.deployment)),
+            ContextField::SourceIp => match self.ctx.client.ip {
+                Some(ip) => write!(out, "{ip}"),
+                None => Ok(()),
+            },
+            ContextField::UserAgent => out.write_str(&self.user_agent()),
+            ContextField::IsCanaryRequest => write!(out, "{}", labels.canary),
+        };
+    }
+
+    pub fn value(&self, f: ContextField) -> String {
+        let mut out = String::new();
+        self.write(f, &mut out);
+        out
+    }
+
+    /// The fixed `$context` of a template render.
+    pub fn context_data(&self) -> ContextData {
+        use ContextField as F;
+        ContextData {
+            request_id: self.value(F::RequestId),
+            extended_request_id: self.value(F::ExtendedRequestId),
+            stage: self.value(F::Stage),
+            http_method: self.value(F::HttpMethod),
+            resource_path: self.value(F::ResourcePath),
+            path: self.value(F::Path),
+            protocol: self.value(F::Protocol),
+            request_time: self.value(F::RequestTime),
+            request_time_epoch: crate::timefmt::epoch_ms(self.ctx.received()),
+            domain_name: self.value(F::DomainName),
+            domain_prefix: self.value(F::DomainPrefix),
+            api_id: self.value(F::ApiId),
+            account_id: self.value(F::AccountId),
+            deployment_id: self.value(F::DeploymentId),
+            resource_id: self.value(F::ResourceId),
+            identity: Identity {
+                source_ip: self.value(F::SourceIp),
+                user_agent: self.value(F::UserAgent),
+            },
+            is_canary_request: Some(self.ctx.labels.canary),
+            ..ContextData::default()
+        }
+    }
+}
+
+fn text(o: &Option<std::sync::Arc<str>>) -> &str {
+    o.as_deref().unwrap_or("")
+}

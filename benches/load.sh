@@ -43,9 +43,10 @@
 #              its _sum/_count) when the binary exports it, and the build time from the
 #              "configuration reloaded" log line. Budget: < 50 ms.
 #
-# Method (as ../shared/bench/vs-nginx.sh): the proxies run pinned to CPU 1 (stagecraft with
-# `threads: 1`, nginx with one worker, bare_proxy with one thread); the load generators (wrk -t1
-# -c50, oha, the Python helpers) and the nginx backend on 127.0.0.1:18081 are pinned to CPU 0.
+# Method (that of the 2026-11-24 baseline in benches/README.md): the proxies run pinned to CPU 1
+# (stagecraft with `threads: 1`, nginx with one worker, bare_proxy with one thread); the load
+# generators (wrk -t1 -c50, oha, the Python helpers) and the nginx backend on 127.0.0.1:18081 are
+# pinned to CPU 0.
 # CPU per request = CPU ticks (utime+stime, /proc/PID/stat fields 14+15) of every process in the
 # proxy's process group during the run, divided by the requests completed; it is the figure to
 # compare on a shared machine. Each figure is measured --rounds times and the median is reported.
@@ -163,7 +164,9 @@ http { access_log off; keepalive_requests 10000000;
     location = /order { default_type application/json; return 200 '$ORDER_JSON'; }
     location / { return 200 "hello from backend\n"; } } }
 CONF
-# As vs-nginx.sh, but with room and time for the idle section's 10,000 keep-alive connections.
+# nginx as the baseline comparison (benches/README.md) configured it: one worker, a keep-alive
+# upstream pool. More worker connections and a longer keep-alive timeout give the idle section's
+# 10,000 keep-alive connections room and time.
 cat >"$dir/proxy.conf" <<CONF
 worker_processes 1; daemon off; pid $dir/px.pid; error_log $dir/logs/px.err;
 events { worker_connections 19000; }

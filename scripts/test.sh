@@ -9,6 +9,11 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft
-bash scripts/vtl-cases.sh target/debug/stagecraft
+# The binary just built, wherever cargo put it: CARGO_TARGET_DIR or build.target-dir may move it
+# out of target/, and a stale binary left there would otherwise be the one checked.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target_dir/debug/stagecraft
+bash scripts/vtl-cases.sh "$bin"
 cargo test --all-targets
-bash deploy/check.sh
+STAGECRAFT_BIN=$bin bash deploy/check.sh

@@ -1,5 +1,5 @@
-//! The cases of `shared/vtl/cases.json` (recorded against AWS; see the notes there), including
-//! the request -> response pipelines the case runner skips.
+//! The cases of `tests/data/vtl/cases.json` (recorded against AWS; see the notes there),
+//! including the request -> response pipelines the case runner skips.
 
 use super::{r, rb, Req};
 use crate::template::{render_case, ContextData, Rendered};

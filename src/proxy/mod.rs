@@ -36,6 +36,9 @@ pub mod respond;
 pub mod route;
 pub mod upstream;
 
+#[cfg(test)]
+mod tests;
+
 pub use context::RequestCtx;
 pub use request_id::RequestId;
 pub use respond::GatewayError;

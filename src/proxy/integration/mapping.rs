@@ -275,6 +275,32 @@ fn is_greedy(route: &Route, i: usize) -> bool {
     route.resource_path.ends_with("+}") && i + 1 == route.param_names.len()
 }
 
+/// The length of an unmapped upstream path, exactly: the `Uri` made from a string without spare
+/// capacity takes its buffer over instead of allocating a shared one (mapped paths are sized
+/// roughly; they allocate for the mapping anyway).
+fn path_len(
+    parts: &[PathPart],
+    rest: &str,
+    captures: &[Capture],
+    mapped: Option<&Mapped>,
+    queries: &[Option<&str>],
+) -> usize {
+    let path: usize = parts
+        .iter()
+        .map(|p| match p {
+            PathPart::Text(t) => t.len(),
+            PathPart::Capture(i) => raw_capture(rest, captures, *i).len(),
+        })
+        .sum();
+    let query: usize = queries
+        .iter()
+        .flatten()
+        .filter(|q| !q.is_empty())
+        .map(|q| q.len() + 1)
+        .sum();
+    path + query + mapped.map_or(0, |_| 64)
+}
+
 /// The path and query sent upstream, for every integration: the URI's path with each `{name}`
 /// filled by the mapped value when `request_parameters` or `requestOverride` set one (encoded
 /// for a path), else by the captured value as the client sent it; then the query strings in
@@ -287,7 +313,7 @@ pub fn upstream_path(
     mapped: Option<&Mapped>,
     queries: &[Option<&str>],
 ) -> String {
-    let mut out = String::with_capacity(rest.len() + 32);
+    let mut out = String::with_capacity(path_len(parts, rest, captures, mapped, queries));
     for part in parts {
         match part {
             PathPart::Text(t) => out.push_str(t),

@@ -7,9 +7,8 @@
 //! Every gateway is its own process, so its metric registry starts empty. The tests in this file
 //! run one at a time: some measure exit times that are acceptance criteria ("within 1 s"), and
 //! the load of one test must not eat into another's budget on a small machine.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

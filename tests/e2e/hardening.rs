@@ -5,9 +5,8 @@
 //!
 //! Where an HTTP client would tidy the input (dot segments, bad escapes, conflicting framing
 //! headers, unfinished headers) the requests are written byte by byte on raw TCP sockets.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

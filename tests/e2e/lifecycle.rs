@@ -5,9 +5,8 @@
 //! Backends `v1` and `v2` answer with their name in `x-backend`, so every response says which
 //! deployment, alias or canary side served it. Waits poll with deadlines; the tests that measure
 //! the one-second contract run one at a time (as in tests/reload.rs).
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

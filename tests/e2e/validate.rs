@@ -1,8 +1,7 @@
 //! `stagecraft validate --config DIR`: exit 0 on a valid directory; exit 1 with one
 //! `error: RELPATH:LINE: message` line per problem otherwise (stdout or stderr).
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

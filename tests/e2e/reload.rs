@@ -4,9 +4,8 @@
 //! Latencies are measured from just after the write returns to the first request (polled
 //! every 20 ms on fresh connections) served by the new configuration. The tests in this
 //! file run one at a time so that they do not compete for the CPU while measuring.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

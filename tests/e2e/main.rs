@@ -1,0 +1,22 @@
+//! The end-to-end tests: one test binary, a module per topic, all sharing the harness in
+//! `tests/common/` (see its docs). Each test starts the real `stagecraft` binary on ephemeral
+//! ports against real backends, files and signals, so the tests of every module run in
+//! parallel. Tests that assert a wall-clock bound live in `tests/timing/`, run one at a time.
+//!
+//! Run one topic with `cargo test --test e2e reload::`, one test by its name.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod hardening;
+mod lambda;
+mod lifecycle;
+mod observability;
+mod reload;
+mod routing;
+mod streaming;
+mod templates;
+mod tls;
+mod validate;
+mod weights;

@@ -11,7 +11,8 @@
 //! - [`run_cli`] runs any other `stagecraft` command against the directory.
 //!
 //! Every wait is a poll with a generous deadline that only bounds a failure; nothing
-//! synchronises by sleeping.
+//! synchronises by sleeping. Every deadline and every wall-clock bound a test asserts goes
+//! through [`patience`], so a slow machine can stretch them all with one variable.
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code, unused_imports)]
@@ -34,13 +35,37 @@ pub use gateway::Gateway;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 /// Upper bound for anything that should take milliseconds: only reached when something is broken.
+/// Scaled by [`patience`] where it is used.
 pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// `bound` multiplied by `STAGECRAFT_TEST_PATIENCE`, a positive decimal number (default 1).
+///
+/// Every wall-clock bound the tests assert ("served within 1 s", "exits within 1 s", "504 within
+/// 3 s") and every deadline of a wait for a condition goes through this, so that a slow or busy
+/// machine can run the suite with, say, `STAGECRAFT_TEST_PATIENCE=3` instead of failing on
+/// time. Lower bounds ("not before the 1 s idle timeout") are not scaled: slowness cannot break
+/// them. [`eventually`], [`within`] and the harness's own waits apply it themselves; a test
+/// applies it to the bounds it asserts. A value that is not a positive number panics, naming it.
+pub fn patience(bound: Duration) -> Duration {
+    static FACTOR: OnceLock<f64> = OnceLock::new();
+    let factor = *FACTOR.get_or_init(|| match std::env::var("STAGECRAFT_TEST_PATIENCE") {
+        Err(_) => 1.0,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => f,
+            _ => panic!(
+                "STAGECRAFT_TEST_PATIENCE={v:?}: expected a positive number such as 2 or 1.5"
+            ),
+        },
+    });
+    bound.mul_f64(factor)
+}
 
 /// How often [`eventually`] re-checks a condition.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -73,12 +98,13 @@ pub fn dead_addr() -> SocketAddr {
 }
 
 /// Polls `check` every [`POLL_INTERVAL`] until it returns true and returns the time it took,
-/// measured from the call. Panics with `what` after `deadline`.
+/// measured from the call. Panics with `what` after [`patience`]`(deadline)`.
 pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    let deadline = patience(deadline);
     let start = Instant::now();
     loop {
         // A single check must not hang past the deadline either (e.g. a stuck connection).
@@ -93,11 +119,12 @@ where
     }
 }
 
-/// Awaits `fut`, panicking with `what` if it takes longer than [`DEADLINE`].
+/// Awaits `fut`, panicking with `what` if it takes longer than [`patience`]`(`[`DEADLINE`]`)`.
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(DEADLINE, fut).await {
+    let deadline = patience(DEADLINE);
+    match tokio::time::timeout(deadline, fut).await {
         Ok(v) => v,
-        Err(_) => panic!("timed out after {DEADLINE:?}: {what}"),
+        Err(_) => panic!("timed out after {deadline:?}: {what}"),
     }
 }
 

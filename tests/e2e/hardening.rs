@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    dead_addr, eventually, get, within, Backend, BackendSpec, ConfigDir, Gateway, Reply, DEADLINE,
-    POLL_INTERVAL,
+    dead_addr, eventually, get, patience, within, Backend, BackendSpec, ConfigDir, Gateway, Reply,
+    DEADLINE, POLL_INTERVAL,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -258,8 +258,9 @@ struct Exchange {
 
 /// Writes `request` on a fresh connection and reads until the gateway has sent `want`
 /// complete responses (`Some`), or until it closes the connection (`None`: read everything).
-/// `wait` bounds the whole read; running into it means the connection stayed open.
+/// [`patience`]`(wait)` bounds the whole read; running into it means the connection stayed open.
 async fn raw(addr: SocketAddr, request: &[u8], want: Option<usize>, wait: Duration) -> Exchange {
+    let wait = patience(wait);
     let mut s = within("TCP connect", TcpStream::connect(addr))
         .await
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -967,9 +968,10 @@ async fn integration_timeout_is_504_and_a_dead_backend_502() {
         "/slow",
         "the request reached the backend"
     );
+    let bound = patience(Duration::from_secs(3));
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
-        "504 after {took:?}, expected 300 ms .. 3 s"
+        took >= Duration::from_millis(300) && took < bound,
+        "504 after {took:?}, expected 300 ms .. 3 s (here {bound:?})"
     );
 
     assert_gateway_error(&get(gw.addr(), "/s/dead").await, 502, "Bad Gateway");
@@ -1087,7 +1089,7 @@ async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
     let upstream_connections = be.connections() - 1;
     // What the backend made of it, for the report (only waits when something was forwarded).
     if upstream_connections > 0 {
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = tokio::time::timeout(patience(Duration::from_secs(2)), async {
             while be.requests() < 2 {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
@@ -1473,8 +1475,10 @@ async fn half_open(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
     conns
 }
 
-/// True once the gateway closed `s` (EOF or reset); false if it is still open after `wait`.
+/// True once the gateway closed `s` (EOF or reset); false if it is still open after
+/// [`patience`]`(wait)`.
 async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let wait = patience(wait);
     let mut b = [0u8; 1024];
     let start = Instant::now();
     loop {
@@ -1498,9 +1502,10 @@ async fn slow_clients_do_not_starve_a_normal_request() {
 
     let mut slow = half_open(gw.addr(), 200).await;
     let t = Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(2), get(gw.addr(), "/s/x"))
+    let bound = patience(Duration::from_secs(2));
+    let r = tokio::time::timeout(bound, get(gw.addr(), "/s/x"))
         .await
-        .unwrap_or_else(|_| panic!("no answer within 2 s with 200 half-open connections"));
+        .unwrap_or_else(|_| panic!("no answer within {bound:?} with 200 half-open connections"));
     assert_eq!(r.status, 200, "{}", r.text());
     eprintln!(
         "answered in {:?} beside 200 half-open connections",
@@ -1531,13 +1536,14 @@ async fn half_open_connections_are_closed_after_the_header_read_timeout() {
     for s in &mut conns {
         assert!(
             closed_within(s, Duration::from_secs(90)).await,
-            "a half-open connection still open after 90 s"
+            "a half-open connection still open after {:?}",
+            patience(Duration::from_secs(90))
         );
     }
     let took = t.elapsed();
     eprintln!("half-open connections closed after {took:?}");
     assert!(
-        took >= Duration::from_secs(50) && took < Duration::from_secs(75),
+        took >= Duration::from_secs(50) && took < patience(Duration::from_secs(75)),
         "closed after {took:?}"
     );
 }
@@ -1590,5 +1596,8 @@ async fn idle_keep_alive_connections_close_after_the_idle_timeout() {
         idle >= Duration::from_millis(900),
         "closed after {idle:?}, before the 1 s idle timeout"
     );
-    assert!(idle < Duration::from_secs(20), "closed after {idle:?}");
+    assert!(
+        idle < patience(Duration::from_secs(20)),
+        "closed after {idle:?}"
+    );
 }

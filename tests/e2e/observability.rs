@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{
-    eventually, full, get, Backend, BackendSpec, Body, Client, ConfigDir, Deployment, Gateway,
-    Reply, Stage,
+    eventually, full, get, patience, Backend, BackendSpec, Body, Client, ConfigDir, Deployment,
+    Gateway, Reply, Stage,
 };
 use http::{Method, Request};
 use http_body_util::BodyExt as _;
@@ -33,7 +33,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Failure bound for waits that are not the thing measured.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The contract for "exits at once": measured, printed and asserted.
+/// The contract for "exits at once": measured, printed and asserted (scaled by [`patience`]).
 const EXIT_BOUND: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------------------------
@@ -964,8 +964,10 @@ async fn sigterm_drains_the_request_in_flight_then_exits_at_once() {
     );
     assert_eq!(status.code(), Some(0), "exit status {status}");
     assert!(
-        exit_after < EXIT_BOUND,
-        "exited {exit_after:?} after the last response; the contract is < 1 s (grace is 10 s)"
+        exit_after < patience(EXIT_BOUND),
+        "exited {exit_after:?} after the last response; the contract is < 1 s (here {:?}; grace \
+         is 10 s)",
+        patience(EXIT_BOUND)
     );
 }
 
@@ -986,8 +988,9 @@ async fn sigterm_with_nothing_in_flight_exits_at_once() {
     );
     assert_eq!(status.code(), Some(0), "exit status {status}");
     assert!(
-        took < EXIT_BOUND,
-        "exited after {took:?}; the contract is < 1 s"
+        took < patience(EXIT_BOUND),
+        "exited after {took:?}; the contract is < 1 s (here {:?})",
+        patience(EXIT_BOUND)
     );
 }
 
@@ -1008,8 +1011,9 @@ async fn sigint_exits_at_once_even_with_a_request_held() {
         took.as_millis()
     );
     assert!(
-        took < EXIT_BOUND,
-        "exited after {took:?}; the contract is < 1 s"
+        took < patience(EXIT_BOUND),
+        "exited after {took:?}; the contract is < 1 s (here {:?})",
+        patience(EXIT_BOUND)
     );
     // The held request was cut: an error, or at least no 200.
     let (cut, _) = common::within("the held request ends", slow).await.unwrap();
@@ -1072,9 +1076,10 @@ async fn one_request(addr: SocketAddr, path: &str) -> Result<u16, String> {
         conn.abort();
         result
     };
-    match tokio::time::timeout(WAIT, attempt).await {
+    let wait = patience(WAIT);
+    match tokio::time::timeout(wait, attempt).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no response within {WAIT:?}")),
+        Err(_) => Err(format!("no response within {wait:?}")),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::ConfigDir;
+use common::{patience, ConfigDir};
 
 const GATEWAY: &str = r#"listen: ["127.0.0.1:18080"]
 admin: "127.0.0.1:19901"
@@ -77,9 +77,9 @@ fn validate(dir: &ConfigDir) -> (i32, String) {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if start.elapsed() > Duration::from_secs(30) {
+        if start.elapsed() > patience(Duration::from_secs(30)) {
             let _ = child.kill();
-            panic!("stagecraft validate did not finish within 30 s");
+            panic!("stagecraft validate did not finish within 30 s (patience included)");
         }
         std::thread::sleep(Duration::from_millis(20));
     };

@@ -2,13 +2,25 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this): formatting, lints, unit and
 # end-to-end tests (real gateway processes, real backends, real files and signals), and the
 # mapping-template cases recorded against AWS.
+#
+# The tests run in two lanes: everything in parallel, except the end-to-end tests that assert a
+# wall-clock bound (tests/timing), which run afterwards one at a time so that no other test's
+# load eats into what they measure. STAGECRAFT_TEST_PATIENCE (default 1) scales every bound and
+# deadline of the tests on a slow machine (README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export CARGO_TERM_COLOR=never
+# The debug binary the scripts below check; deploy/check.sh looks in target/ unless told.
+target=${CARGO_TARGET_DIR:-target}
+if [[ -n ${CARGO_TARGET_DIR:-} ]]; then
+  export STAGECRAFT_BIN=${STAGECRAFT_BIN:-$target/debug/stagecraft}
+fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft
-bash scripts/vtl-cases.sh target/debug/stagecraft
-cargo test --all-targets
+bash scripts/vtl-cases.sh "$target/debug/stagecraft"
+# --all-targets but the timing lane.
+cargo test --lib --bins --test e2e --benches --examples
+cargo test --test timing -- --test-threads=1
 bash deploy/check.sh

@@ -8,13 +8,15 @@
 //! - [`Gateway`] starts `stagecraft run`, waits until it is ready, and kills it on drop;
 //! - [`Backend`] is an echo server with hooks to hold, stream and observe bodies;
 //! - [`Client`] is exactly one keep-alive connection, so a test can see it close;
-//! - [`run_cli`] runs any other `stagecraft` command against the directory.
+//! - [`run_cli`] runs any other `stagecraft` command against the directory;
+//! - [`hardening`], [`lifecycle`], [`observability`] and [`reload`] hold the fixtures of a topic
+//!   that both its parallel tests (`tests/e2e/`) and its timed ones (`tests/timing/`) use.
 //!
 //! Every wait is a poll with a generous deadline that only bounds a failure; nothing
 //! synchronises by sleeping. Every deadline and every wall-clock bound a test asserts goes
 //! through [`patience`], so a slow machine can stretch them all with one variable.
 
-// Each test binary compiles this module and uses a different subset of it.
+// Both test binaries, tests/e2e and tests/timing, compile this module; each uses a subset of it.
 #![allow(dead_code, unused_imports)]
 #![allow(clippy::unwrap_used)]
 
@@ -23,6 +25,10 @@ mod cli;
 mod client;
 mod config;
 mod gateway;
+pub mod hardening;
+pub mod lifecycle;
+pub mod observability;
+pub mod reload;
 pub mod tls;
 
 pub use backend::{Backend, UploadEvent};
@@ -117,6 +123,29 @@ where
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
+}
+
+/// Which backend answered GET `path` on a new connection (`None`: no 200, or no connection).
+pub async fn backend_at(addr: SocketAddr, path: &str) -> Option<String> {
+    let r = try_get(addr, path).await?;
+    if r.status != 200 {
+        return None;
+    }
+    r.backend().map(str::to_string)
+}
+
+/// Polls until GET `path` is answered by `backend`; returns and prints the time it took, measured
+/// from the call. Panics with `what` after 10 s (scaled by [`patience`]): that bound only stops a
+/// failing test, the caller asserts its own bound on the time returned.
+pub async fn served_by(addr: SocketAddr, path: &str, backend: &str, what: &str) -> Duration {
+    let took = eventually(
+        &format!("{what}: {path} answered by {backend}"),
+        Duration::from_secs(10),
+        || async move { backend_at(addr, path).await.as_deref() == Some(backend) },
+    )
+    .await;
+    println!("{what}: served after {} ms", took.as_millis());
+    took
 }
 
 /// Awaits `fut`, panicking with `what` if it takes longer than [`patience`]`(`[`DEADLINE`]`)`.

@@ -1,7 +1,8 @@
 //! The end-to-end tests: one test binary, a module per topic, all sharing the harness in
-//! `tests/common/` (see its docs). Each test starts the real `stagecraft` binary on ephemeral
-//! ports against real backends, files and signals, so the tests of every module run in
-//! parallel. Tests that assert a wall-clock bound live in `tests/timing/`, run one at a time.
+//! `tests/common/` (see its docs). Each test starts its own `stagecraft` process on ephemeral
+//! ports against its own backends and files, so the tests of every module run in parallel.
+//! Tests that assert how long something takes are in `tests/timing/`, which runs them one at a
+//! time.
 //!
 //! Run one topic with `cargo test --test e2e reload::`, one test by its name.
 #![allow(clippy::unwrap_used)]

@@ -20,4 +20,5 @@ mod streaming;
 mod templates;
 mod tls;
 mod validate;
+mod validate_messages;
 mod weights;

@@ -11,7 +11,7 @@ target/release/examples/demo_backend --listen 127.0.0.1:9001 --name orders-v1 & 
 target/release/examples/demo_backend --listen 127.0.0.1:9002 --name orders-v2 & pids+=($!)
 # The function behind ANY /dev/fn/{proxy+} (aws_proxy, backend "functions", alias dev = v2 on
 # :9102): the Mangum-wrapped ASGI app of the tests, when its venv exists (cargo test --test
-# lambda creates target/lambda-venv). Any Lambda container image works too:
+# e2e lambda:: creates target/lambda-venv). Any Lambda container image works too:
 #   docker run -p 9102:8080 IMAGE
 if [ -x target/lambda-venv/bin/python ]; then
   API_GATEWAY_BASE_PATH=/fn target/lambda-venv/bin/python tests/lambda/invoke.py 9102 & pids+=($!)

@@ -2,6 +2,11 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this): formatting, lints, unit and
 # end-to-end tests (real gateway processes, real backends, real files and signals), and the
 # mapping-template cases recorded against AWS.
+#
+# The tests run in two lanes: everything in parallel, except the end-to-end tests that assert a
+# wall-clock bound (tests/timing), which run afterwards one at a time so that no other test's
+# load eats into what they measure. STAGECRAFT_TEST_PATIENCE (default 1) scales every bound and
+# deadline of the tests on a slow machine (README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -15,5 +20,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target_dir/debug/stagecraft
 bash scripts/vtl-cases.sh "$bin"
-cargo test --all-targets
+# --all-targets but the timing lane.
+cargo test --lib --bins --test e2e --benches --examples
+cargo test --test timing -- --test-threads=1
 STAGECRAFT_BIN=$bin bash deploy/check.sh

@@ -3,9 +3,9 @@
 # `stagecraft render`. Two cases record what the *client* received end to end, not a template's
 # text, so no renderer can print them; the gateway's own tests cover them instead:
 #   case 12  MOCK request template `{statusCode: 200}`: the client got an empty body because the
-#            integration response has no template  -> tests/templates.rs mock_status_code_selects_the_integration_response
+#            integration response has no template  -> tests/e2e/templates.rs mock_status_code_selects_the_integration_response
 #   case 19  integration URI with undefined stage variables: the client got 500
-#            -> tests/routing.rs undefined_stage_variable_is_500_json
+#            -> tests/e2e/routing.rs undefined_stage_variable_is_500_json
 # Any other failure fails this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

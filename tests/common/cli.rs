@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// A command that finishes in milliseconds; the deadline only bounds a hang.
+use super::patience;
+
+/// A command that finishes in milliseconds; the deadline (scaled by [`patience`]) only bounds
+/// a hang.
 const CLI_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A started `stagecraft COMMAND --config DIR ARGS...`; its output goes to files outside the
@@ -44,14 +47,15 @@ pub fn spawn_cli(dir: &Path, args: &[&str]) -> CliRun {
 impl CliRun {
     /// Waits for the exit: (exit code, stdout, stderr).
     pub fn wait(mut self) -> (i32, String, String) {
+        let deadline = patience(CLI_DEADLINE);
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 break status;
             }
-            if start.elapsed() > CLI_DEADLINE {
+            if start.elapsed() > deadline {
                 let _ = self.child.kill();
-                panic!("{} did not finish within {CLI_DEADLINE:?}", self.what);
+                panic!("{} did not finish within {deadline:?}", self.what);
             }
             std::thread::sleep(Duration::from_millis(5));
         };

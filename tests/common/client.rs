@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{within, DEADLINE};
+use super::{patience, within, DEADLINE};
 
 /// Request and response body type used by the harness (client requests, backend responses).
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -205,15 +205,16 @@ pub async fn get_with(
     headers: &[(&str, &str)],
 ) -> Reply {
     let mut c = Client::connect(addr).await;
+    let deadline = patience(DEADLINE);
     match tokio::time::timeout(
-        DEADLINE,
+        deadline,
         c.request(method.clone(), path, headers, Bytes::new()),
     )
     .await
     {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => panic!("{method} {path} via {addr}: {e}"),
-        Err(_) => panic!("{method} {path} via {addr}: no response within {DEADLINE:?}"),
+        Err(_) => panic!("{method} {path} via {addr}: no response within {deadline:?}"),
     }
 }
 

@@ -11,10 +11,13 @@ use tokio::net::TcpStream;
 
 use super::client::{try_get, Reply};
 use super::config::ConfigDir;
-use super::{reserve_ports, POLL_INTERVAL};
+use super::{patience, reserve_ports, POLL_INTERVAL};
 
-/// How long a gateway may take to become ready (a cold debug build on a loaded CI machine).
+/// How long a gateway may take to become ready (a cold debug build on a loaded CI machine);
+/// scaled by [`patience`].
 const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How long one readiness probe may take before it counts as a failed one.
+const PROBE_DEADLINE: Duration = Duration::from_secs(2);
 const START_ATTEMPTS: usize = 3;
 
 /// A running gateway. Killed with SIGKILL on drop; its output is printed if the test panics.
@@ -55,7 +58,7 @@ impl Gateway {
                     panic!("gateway exited with {status} before ready, {START_ATTEMPTS} attempts")
                 }
                 Err(NotReady::Timeout) => {
-                    panic!("gateway not ready within {READY_DEADLINE:?}")
+                    panic!("gateway not ready within {:?}", patience(READY_DEADLINE))
                 }
             }
         }
@@ -96,7 +99,7 @@ impl Gateway {
 
     async fn wait_ready(&self) -> Result<(), NotReady> {
         let start = Instant::now();
-        while start.elapsed() < READY_DEADLINE {
+        while start.elapsed() < patience(READY_DEADLINE) {
             if let Some(status) = self.exit_status() {
                 return Err(NotReady::Exited(status));
             }
@@ -106,7 +109,7 @@ impl Gateway {
                     .is_some_and(|r| r.status == 200);
                 ready && TcpStream::connect(self.addr).await.is_ok()
             };
-            if let Ok(true) = tokio::time::timeout(Duration::from_secs(2), probe).await {
+            if let Ok(true) = tokio::time::timeout(patience(PROBE_DEADLINE), probe).await {
                 return Ok(());
             }
             tokio::time::sleep(POLL_INTERVAL).await;
@@ -182,9 +185,10 @@ impl Gateway {
         );
     }
 
-    /// Polls the process every 10 ms until it exits (`Some(status)`) or `deadline` passes
-    /// (`None`). The exit is seen at most one poll interval after it happens.
+    /// Polls the process every 10 ms until it exits (`Some(status)`) or [`patience`]`(deadline)`
+    /// passes (`None`). The exit is seen at most one poll interval after it happens.
     pub async fn wait_exit(&self, deadline: Duration) -> Option<ExitStatus> {
+        let deadline = patience(deadline);
         let start = Instant::now();
         loop {
             if let Some(status) = self.exit_status() {

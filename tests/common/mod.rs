@@ -8,12 +8,15 @@
 //! - [`Gateway`] starts `stagecraft run`, waits until it is ready, and kills it on drop;
 //! - [`Backend`] is an echo server with hooks to hold, stream and observe bodies;
 //! - [`Client`] is exactly one keep-alive connection, so a test can see it close;
-//! - [`run_cli`] runs any other `stagecraft` command against the directory.
+//! - [`run_cli`] runs any other `stagecraft` command against the directory;
+//! - [`hardening`], [`lifecycle`], [`observability`] and [`reload`] hold the fixtures of a topic
+//!   that both its parallel tests (`tests/e2e/`) and its timed ones (`tests/timing/`) use.
 //!
 //! Every wait is a poll with a generous deadline that only bounds a failure; nothing
-//! synchronises by sleeping.
+//! synchronises by sleeping. Every deadline and every wall-clock bound a test asserts goes
+//! through [`patience`], so a slow machine can stretch them all with one variable.
 
-// Each test binary compiles this module and uses a different subset of it.
+// Both test binaries, tests/e2e and tests/timing, compile this module; each uses a subset of it.
 #![allow(dead_code, unused_imports)]
 #![allow(clippy::unwrap_used)]
 
@@ -22,6 +25,10 @@ mod cli;
 mod client;
 mod config;
 mod gateway;
+pub mod hardening;
+pub mod lifecycle;
+pub mod observability;
+pub mod reload;
 pub mod tls;
 
 pub use backend::{Backend, UploadEvent};
@@ -34,13 +41,37 @@ pub use gateway::Gateway;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 /// Upper bound for anything that should take milliseconds: only reached when something is broken.
+/// Scaled by [`patience`] where it is used.
 pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// `bound` multiplied by `STAGECRAFT_TEST_PATIENCE`, a positive decimal number (default 1).
+///
+/// Every wall-clock bound the tests assert ("served within 1 s", "exits within 1 s", "504 within
+/// 3 s") and every deadline of a wait for a condition goes through this, so that a slow or busy
+/// machine can run the suite with, say, `STAGECRAFT_TEST_PATIENCE=3` instead of failing on
+/// time. Lower bounds ("not before the 1 s idle timeout") are not scaled: slowness cannot break
+/// them. [`eventually`], [`within`] and the harness's own waits apply it themselves; a test
+/// applies it to the bounds it asserts. A value that is not a positive number panics, naming it.
+pub fn patience(bound: Duration) -> Duration {
+    static FACTOR: OnceLock<f64> = OnceLock::new();
+    let factor = *FACTOR.get_or_init(|| match std::env::var("STAGECRAFT_TEST_PATIENCE") {
+        Err(_) => 1.0,
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => f,
+            _ => panic!(
+                "STAGECRAFT_TEST_PATIENCE={v:?}: expected a positive number such as 2 or 1.5"
+            ),
+        },
+    });
+    bound.mul_f64(factor)
+}
 
 /// How often [`eventually`] re-checks a condition.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -73,12 +104,13 @@ pub fn dead_addr() -> SocketAddr {
 }
 
 /// Polls `check` every [`POLL_INTERVAL`] until it returns true and returns the time it took,
-/// measured from the call. Panics with `what` after `deadline`.
+/// measured from the call. Panics with `what` after [`patience`]`(deadline)`.
 pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut check: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    let deadline = patience(deadline);
     let start = Instant::now();
     loop {
         // A single check must not hang past the deadline either (e.g. a stuck connection).
@@ -93,11 +125,35 @@ where
     }
 }
 
-/// Awaits `fut`, panicking with `what` if it takes longer than [`DEADLINE`].
+/// Which backend answered GET `path` on a new connection (`None`: no 200, or no connection).
+pub async fn backend_at(addr: SocketAddr, path: &str) -> Option<String> {
+    let r = try_get(addr, path).await?;
+    if r.status != 200 {
+        return None;
+    }
+    r.backend().map(str::to_string)
+}
+
+/// Polls until GET `path` is answered by `backend`; returns and prints the time it took, measured
+/// from the call. Panics with `what` after 10 s (scaled by [`patience`]): that bound only stops a
+/// failing test, the caller asserts its own bound on the time returned.
+pub async fn served_by(addr: SocketAddr, path: &str, backend: &str, what: &str) -> Duration {
+    let took = eventually(
+        &format!("{what}: {path} answered by {backend}"),
+        Duration::from_secs(10),
+        || async move { backend_at(addr, path).await.as_deref() == Some(backend) },
+    )
+    .await;
+    println!("{what}: served after {} ms", took.as_millis());
+    took
+}
+
+/// Awaits `fut`, panicking with `what` if it takes longer than [`patience`]`(`[`DEADLINE`]`)`.
 pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(DEADLINE, fut).await {
+    let deadline = patience(DEADLINE);
+    match tokio::time::timeout(deadline, fut).await {
         Ok(v) => v,
-        Err(_) => panic!("timed out after {DEADLINE:?}: {what}"),
+        Err(_) => panic!("timed out after {deadline:?}: {what}"),
     }
 }
 

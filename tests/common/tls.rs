@@ -31,7 +31,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::client::{full, try_get, Body, Reply};
 use super::config::ConfigDir;
-use super::{reserve_ports, DEADLINE, POLL_INTERVAL};
+use super::{patience, reserve_ports, DEADLINE, POLL_INTERVAL};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -240,9 +240,10 @@ pub async fn https_request(
             },
         })
     };
-    match tokio::time::timeout(DEADLINE, fut).await {
+    let deadline = patience(DEADLINE);
+    match tokio::time::timeout(deadline, fut).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no response from {addr} within {DEADLINE:?}")),
+        Err(_) => Err(format!("no response from {addr} within {deadline:?}")),
     }
 }
 
@@ -400,7 +401,7 @@ impl TlsGateway {
     async fn wait_ready(&self) -> bool {
         let admin = self.addr(0);
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
+        while start.elapsed() < patience(Duration::from_secs(30)) {
             if self
                 .child
                 .lock()

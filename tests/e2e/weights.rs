@@ -1,7 +1,6 @@
 //! Traffic splitting: alias weights over versions, and round-robin over a version's targets.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

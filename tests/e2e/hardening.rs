@@ -1,22 +1,25 @@
 //! Edge hardening through the real gateway: throttling (GCRA token buckets per stage, per route
-//! and by default from gateway.yaml), request limits (413, 414, 431), integration timeouts (504)
-//! and dead backends (502), path normalisation, request smuggling, connect-failure retries with
-//! passive ejection, active health checks, fault injection and slow clients.
+//! and by default from gateway.yaml), request limits (413, 414, 431), path normalisation, request
+//! smuggling, connect-failure retries with passive ejection, active health checks and fault
+//! injection. Integration timeouts (504), dead backends (502) and slow clients are measured
+//! against the clock in `tests/timing/hardening.rs`.
 //!
 //! Where an HTTP client would tidy the input (dot segments, bad escapes, conflicting framing
 //! headers, unfinished headers) the requests are written byte by byte on raw TCP sockets.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::hardening::{
+    assert_gateway_error, catch_all, proxy, proxy_with, put_deployment, put_stage,
+};
 use common::{
-    dead_addr, eventually, get, within, Backend, BackendSpec, ConfigDir, Gateway, Reply, DEADLINE,
-    POLL_INTERVAL,
+    dead_addr, eventually, get, patience, within, Backend, BackendSpec, ConfigDir, Gateway,
+    DEADLINE, POLL_INTERVAL,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,64 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------------------------------------
-// Configuration. Deployments and stages are written as JSON, which YAML reads, so that the
-// per-route `throttle:` and `fault:` keys need no builder of their own.
-
-const API: &str = "shop";
-
-/// Writes `deployments/ID.yaml` with `routes` (a JSON array of route definitions).
-fn put_deployment(dir: &ConfigDir, id: &str, routes: Value) {
-    dir.write(
-        &ConfigDir::deployment_file(id),
-        &format!("api: \"{API}\"\nroutes: {routes}\n"),
-    );
-}
-
-/// Writes `stages/NAME.yaml` on deployment `id`, plus the keys of `extra` (`throttle`,
-/// `fault`, `variables`, ...).
-fn put_stage(dir: &ConfigDir, name: &str, id: &str, extra: Value) {
-    let mut stage = json!({"api": API, "deployment": id});
-    if let (Some(s), Value::Object(e)) = (stage.as_object_mut(), extra) {
-        s.extend(e);
-    }
-    dir.write(&ConfigDir::stage_file(name), &format!("{stage}\n"));
-}
-
-/// An `http_proxy` route.
-fn proxy(route: &str, uri: &str) -> Value {
-    json!({"route": route, "integration": {"type": "http_proxy", "uri": uri}})
-}
-
-/// `proxy(route, uri)` with `key: value` added to the route (`throttle`, `fault`).
-fn proxy_with(route: &str, uri: &str, key: &str, value: Value) -> Value {
-    let mut r = proxy(route, uri);
-    r[key] = value;
-    r
-}
-
-/// Everything below the stage to `backend`, path unchanged (`ANY /` and `ANY /{proxy+}`).
-fn catch_all(backend: SocketAddr) -> Value {
-    json!([
-        proxy("ANY /", &format!("http://{backend}/")),
-        proxy("ANY /{proxy+}", &format!("http://{backend}/{{proxy}}")),
-    ])
-}
-
-// ---------------------------------------------------------------------------------------------
 // Checks.
-
-/// Asserts a gateway error: status, JSON `{"message": MESSAGE}`, JSON content type, request id.
-fn assert_gateway_error(r: &Reply, status: u16, message: &str) {
-    assert_eq!(r.status, status, "status; body: {}", r.text());
-    let ct = r.header("content-type").unwrap_or_default();
-    assert!(
-        ct.starts_with("application/json"),
-        "content-type {ct:?} on a {status}, expected application/json"
-    );
-    assert_eq!(r.json(), json!({ "message": message }), "error body");
-    let id = r.header("x-request-id").unwrap_or_default();
-    assert!(!id.trim().is_empty(), "no x-request-id on a {status}");
-}
 
 /// One sample of `/metrics`; panics if the series is absent (a wrong name must not read as 0).
 async fn metric(gw: &Gateway, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -259,8 +205,9 @@ struct Exchange {
 
 /// Writes `request` on a fresh connection and reads until the gateway has sent `want`
 /// complete responses (`Some`), or until it closes the connection (`None`: read everything).
-/// `wait` bounds the whole read; running into it means the connection stayed open.
+/// [`patience`]`(wait)` bounds the whole read; running into it means the connection stayed open.
 async fn raw(addr: SocketAddr, request: &[u8], want: Option<usize>, wait: Duration) -> Exchange {
+    let wait = patience(wait);
     let mut s = within("TCP connect", TcpStream::connect(addr))
         .await
         .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -939,44 +886,6 @@ async fn long_urls_are_414_and_large_or_many_headers_431() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 3. Timeouts and dead backends.
-
-/// An integration's `timeout_ms` bounds the wait for the backend: 504 after about 300 ms, not
-/// the 29 s default. A backend address where nothing listens is 502.
-#[tokio::test]
-async fn integration_timeout_is_504_and_a_dead_backend_502() {
-    let be = Backend::start("A").await;
-    let dead = dead_addr();
-    let dir = ConfigDir::new();
-    let mut slow = proxy("GET /slow", &format!("http://{}/slow", be.addr()));
-    slow["integration"]["timeout_ms"] = json!(300);
-    put_deployment(
-        &dir,
-        "shop-1",
-        json!([slow, proxy("GET /dead", &format!("http://{dead}/x"))]),
-    );
-    put_stage(&dir, "s", "shop-1", json!({}));
-    let gw = Gateway::start(&dir).await;
-
-    let t = Instant::now();
-    let r = get(gw.addr(), "/s/slow").await;
-    let took = t.elapsed();
-    assert_gateway_error(&r, 504, "Endpoint request timed out");
-    eprintln!("504 after {took:?}");
-    assert_eq!(
-        be.wait_held().await,
-        "/slow",
-        "the request reached the backend"
-    );
-    assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
-        "504 after {took:?}, expected 300 ms .. 3 s"
-    );
-
-    assert_gateway_error(&get(gw.addr(), "/s/dead").await, 502, "Bad Gateway");
-}
-
-// ---------------------------------------------------------------------------------------------
 // 4. Path safety.
 
 /// Dot segments (plain and percent-encoded) and empty segments are resolved before routing:
@@ -1088,7 +997,7 @@ async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
     let upstream_connections = be.connections() - 1;
     // What the backend made of it, for the report (only waits when something was forwarded).
     if upstream_connections > 0 {
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = tokio::time::timeout(patience(Duration::from_secs(2)), async {
             while be.requests() < 2 {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
@@ -1453,143 +1362,4 @@ async fn a_stage_fault_applies_to_routes_without_their_own() {
     // Stage s has no fault: the same route is served.
     assert_eq!(get(addr, "/s/plain").await.status, 200);
     assert_eq!(be.requests(), 2);
-}
-
-// ---------------------------------------------------------------------------------------------
-// 9. Slow clients.
-
-/// Opens `n` connections that send a request line and one header, never the end of the
-/// headers.
-async fn half_open(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut s = within("TCP connect", TcpStream::connect(addr))
-            .await
-            .unwrap();
-        s.write_all(b"GET /s/x HTTP/1.1\r\nHost: a\r\n")
-            .await
-            .unwrap();
-        conns.push(s);
-    }
-    conns
-}
-
-/// True once the gateway closed `s` (EOF or reset); false if it is still open after `wait`.
-async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
-    let mut b = [0u8; 1024];
-    let start = Instant::now();
-    loop {
-        let left = wait.saturating_sub(start.elapsed());
-        match tokio::time::timeout(left, s.read(&mut b)).await {
-            Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            // Whatever it sends (a 408?), keep reading until it closes.
-            Ok(Ok(_)) => {}
-        }
-    }
-}
-
-#[tokio::test]
-async fn slow_clients_do_not_starve_a_normal_request() {
-    let be = Backend::start("A").await;
-    let dir = ConfigDir::new();
-    put_deployment(&dir, "shop-1", catch_all(be.addr()));
-    put_stage(&dir, "s", "shop-1", json!({}));
-    let gw = Gateway::start(&dir).await;
-
-    let mut slow = half_open(gw.addr(), 200).await;
-    let t = Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(2), get(gw.addr(), "/s/x"))
-        .await
-        .unwrap_or_else(|_| panic!("no answer within 2 s with 200 half-open connections"));
-    assert_eq!(r.status, 200, "{}", r.text());
-    eprintln!(
-        "answered in {:?} beside 200 half-open connections",
-        t.elapsed()
-    );
-    assert_eq!(
-        be.requests(),
-        1,
-        "an unfinished request reached the backend"
-    );
-    // They are still open (pingora's header read timeout is 60 s): one check, no waiting.
-    let still_open = !closed_within(&mut slow[0], Duration::from_millis(1)).await;
-    eprintln!("half-open connections still open after the request: {still_open}");
-}
-
-/// How long the gateway keeps a connection whose headers never end: pingora reads request
-/// headers with a 60 s timeout, so this test takes a minute (it runs beside the others).
-#[tokio::test]
-async fn half_open_connections_are_closed_after_the_header_read_timeout() {
-    let be = Backend::start("A").await;
-    let dir = ConfigDir::new();
-    put_deployment(&dir, "shop-1", catch_all(be.addr()));
-    put_stage(&dir, "s", "shop-1", json!({}));
-    let gw = Gateway::start(&dir).await;
-
-    let mut conns = half_open(gw.addr(), 5).await;
-    let t = Instant::now();
-    for s in &mut conns {
-        assert!(
-            closed_within(s, Duration::from_secs(90)).await,
-            "a half-open connection still open after 90 s"
-        );
-    }
-    let took = t.elapsed();
-    eprintln!("half-open connections closed after {took:?}");
-    assert!(
-        took >= Duration::from_secs(50) && took < Duration::from_secs(75),
-        "closed after {took:?}"
-    );
-}
-
-/// `limits.idle_timeout_seconds`: a keep-alive connection that sends nothing after its answer is
-/// closed after that long (measured: never before it, and well before pingora's 60 s default).
-#[tokio::test]
-async fn idle_keep_alive_connections_close_after_the_idle_timeout() {
-    let be = Backend::start("A").await;
-    let dir = ConfigDir::new();
-    dir.set_limit("idle_timeout_seconds", 1);
-    put_deployment(&dir, "shop-1", catch_all(be.addr()));
-    put_stage(&dir, "s", "shop-1", json!({}));
-    let gw = Gateway::start(&dir).await;
-
-    let mut s = TcpStream::connect(gw.addr()).await.unwrap();
-    s.write_all(b"GET /s/x HTTP/1.1\r\nHost: gw.test\r\n\r\n")
-        .await
-        .unwrap();
-    // Read the whole answer (its Content-Length is known from the echo backend's JSON).
-    let mut got = Vec::new();
-    let mut b = [0u8; 4096];
-    let answered = loop {
-        let n = within("the answer", s.read(&mut b)).await.unwrap();
-        assert!(n > 0, "closed before answering");
-        got.extend_from_slice(&b[..n]);
-        let text = String::from_utf8_lossy(&got);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap();
-            if body.len() >= len {
-                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-                break Instant::now();
-            }
-        }
-    };
-    assert!(
-        closed_within(&mut s, Duration::from_secs(20)).await,
-        "the idle connection stayed open"
-    );
-    let idle = answered.elapsed();
-    eprintln!("idle keep-alive connection closed after {idle:?}");
-    assert!(
-        idle >= Duration::from_millis(900),
-        "closed after {idle:?}, before the 1 s idle timeout"
-    );
-    assert!(idle < Duration::from_secs(20), "closed after {idle:?}");
 }

@@ -7,9 +7,7 @@
 //!   `http` and function integrations;
 //! - a mapped header value that cannot be a header value is the client's 400, not a 500.
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use common::tls::{client_config, https_request, TestCa, TlsGateway};

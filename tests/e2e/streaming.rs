@@ -3,9 +3,8 @@
 //! "Streams" is proven causally, not by timing: the receiving side must see the first chunk
 //! while the sending side is still holding back the rest. The 20 s deadlines only turn a
 //! hang into a failure.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use common::{
     channel_body, full, pattern, pattern_sha256, read_reply, within, Backend, Client, ConfigDir,

@@ -4,9 +4,8 @@
 //! run-time template failures. The `mock`/`mock-pipeline` cases of `vtl/cases.json` (end-to-end
 //! observations of AWS that the template runner skips) are replayed here with their expected
 //! bodies, statuses and headers.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -3,51 +3,20 @@
 //! check of deployment files in `validate` and on reload.
 //!
 //! Backends `v1` and `v2` answer with their name in `x-backend`, so every response says which
-//! deployment, alias or canary side served it. Waits poll with deadlines; the tests that measure
-//! the one-second contract run one at a time (as in tests/reload.rs).
-#![allow(clippy::unwrap_used)]
+//! deployment, alias or canary side served it. Waits poll with deadlines. The test that measures
+//! the one-second contract of `deploy` is in `tests/timing/lifecycle.rs`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{
-    eventually, run_cli, spawn_cli, try_get, Backend, BackendSpec, Client, ConfigDir, Gateway,
-    Stage,
-};
-use http::Method;
+use common::lifecycle::{count, deploy, draft, fixture, json, ok, read, Fixture};
+use common::{backend_at, eventually, run_cli, served_by, spawn_cli, ConfigDir, Gateway};
 use serde_json::Value;
 
-/// Timed tests are serialised so they do not compete for the CPU while measuring.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The contract: a deployment is served within a second.
-const SERVED_BOUND: Duration = Duration::from_secs(1);
 /// Failure bound for waits that are not the thing measured.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// `apis/shop.yaml` with one route per `(route, uri)`.
-fn draft(routes: &[(&str, &str)]) -> String {
-    let mut out = String::from("# The shop API: a draft, served only once deployed.\nroutes:\n");
-    for (route, uri) in routes {
-        out.push_str(&format!(
-            "  - route: \"{route}\"\n    integration:\n      type: http_proxy\n      uri: \"{uri}\"\n"
-        ));
-    }
-    out
-}
-
-/// Runs a command that must succeed; returns its stdout.
-fn ok(dir: &ConfigDir, args: &[&str]) -> String {
-    let (code, out, err) = run_cli(dir.path(), args);
-    assert_eq!(
-        code, 0,
-        "stagecraft {args:?} failed\nstdout: {out}\nstderr: {err}"
-    );
-    out
-}
 
 /// Runs a command that must fail with exit 1; returns its stderr.
 fn fails(dir: &ConfigDir, args: &[&str]) -> String {
@@ -57,78 +26,6 @@ fn fails(dir: &ConfigDir, args: &[&str]) -> String {
         "stagecraft {args:?} should fail\nstdout: {out}\nstderr: {err}"
     );
     err
-}
-
-fn deploy(dir: &ConfigDir, stage: &str, description: &str) -> String {
-    let out = ok(
-        dir,
-        &[
-            "deploy",
-            "--api",
-            "shop",
-            "--stage",
-            stage,
-            "--description",
-            description,
-        ],
-    );
-    // stdout is exactly the id, for scripts.
-    let id = out.trim_end_matches('\n');
-    assert!(
-        !id.is_empty() && !id.contains(char::is_whitespace),
-        "deploy printed {out:?}"
-    );
-    id.to_string()
-}
-
-fn json(dir: &ConfigDir, args: &[&str]) -> Value {
-    let out = ok(dir, args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}):\n{out}"))
-}
-
-fn read(dir: &ConfigDir, rel: &str) -> String {
-    std::fs::read_to_string(dir.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
-}
-
-/// Which backend answered GET `path` (None: no 200 or no connection).
-async fn backend_at(addr: SocketAddr, path: &str) -> Option<String> {
-    let r = try_get(addr, path).await?;
-    (r.status == 200)
-        .then(|| r.backend().map(str::to_string))
-        .flatten()
-}
-
-async fn served_by(addr: SocketAddr, path: &str, backend: &str, what: &str) -> Duration {
-    let took = eventually(
-        &format!("{what}: {path} answered by {backend}"),
-        WAIT,
-        || async move { backend_at(addr, path).await.as_deref() == Some(backend) },
-    )
-    .await;
-    println!("{what}: served after {} ms", took.as_millis());
-    took
-}
-
-/// `n` requests on one keep-alive connection, counted by backend (every answer must be 200).
-async fn count(
-    addr: SocketAddr,
-    path: &str,
-    n: usize,
-    headers: &[(&str, &str)],
-) -> BTreeMap<String, usize> {
-    let mut c = Client::connect(addr).await;
-    let mut seen = BTreeMap::new();
-    for i in 0..n {
-        let r = c
-            .request(Method::GET, path, headers, bytes::Bytes::new())
-            .await
-            .unwrap_or_else(|e| panic!("request {i}: {e}"));
-        assert_eq!(r.status, 200, "request {i}: {}", r.text());
-        *seen
-            .entry(r.backend().expect("x-backend").to_string())
-            .or_default() += 1;
-    }
-    seen
 }
 
 /// The stage as the running gateway's `/config` shows it.
@@ -151,28 +48,6 @@ async fn until_live(gw: &Gateway, name: &str, what: &str, check: impl Fn(&Value)
     .await;
 }
 
-/// Backends v1 and v2 as versions of `svc` (alias `live` = 95% v1, 5% v2), the draft sending
-/// `GET /who` to `uri`, and a gateway serving no stage yet.
-struct Fixture {
-    v1: Backend,
-    v2: Backend,
-    dir: ConfigDir,
-    gw: Gateway,
-}
-
-async fn fixture(uri: &str) -> Fixture {
-    let v1 = Backend::start("v1").await;
-    let v2 = Backend::start("v2").await;
-    let dir = ConfigDir::new();
-    dir.set_backends(&[BackendSpec::new("svc")
-        .version("v1", [v1.addr()])
-        .version("v2", [v2.addr()])
-        .alias("live", [("v1", 95), ("v2", 5)])]);
-    dir.write("apis/shop.yaml", &draft(&[("GET /who", uri)]));
-    let gw = Gateway::start(&dir).await;
-    Fixture { v1, v2, dir, gw }
-}
-
 /// A directory for commands that need no running gateway (gateway.yaml points nowhere live).
 fn offline_dir(routes: &[(&str, &str)]) -> ConfigDir {
     let dir = ConfigDir::new();
@@ -182,91 +57,6 @@ fn offline_dir(routes: &[(&str, &str)]) -> ConfigDir {
     );
     dir.write("apis/shop.yaml", &draft(routes));
     dir
-}
-
-#[tokio::test]
-async fn deploy_is_served_within_a_second_and_draft_edits_only_once_deployed() {
-    let _serial = SERIAL.lock().await;
-    let fx = fixture("backend://svc:v1/who").await;
-    let addr = fx.gw.addr();
-
-    let id = deploy(&fx.dir, "prod", "first release");
-    assert_eq!(id, "shop-1");
-    let took = served_by(addr, "/prod/who", "v1", "first deploy").await;
-    assert!(
-        took < SERVED_BOUND,
-        "deploy served after {took:?}, the contract is < 1 s"
-    );
-    // The new stage file: api, deployment, history; default base path (no base_path key).
-    let stage = read(&fx.dir, "stages/prod.yaml");
-    assert!(
-        stage.starts_with("api: shop\ndeployment: shop-1\nhistory:\n"),
-        "{stage}"
-    );
-    assert!(!stage.contains("base_path"), "{stage}");
-
-    // Edit the draft. To prove the gateway has reloaded since without serving it, add a stage
-    // by hand and wait until that is served: the reload that brought it read every file.
-    fx.dir.write(
-        "apis/shop.yaml",
-        &draft(&[("GET /who", "backend://svc:v2/who")]),
-    );
-    fx.dir.put_stage("marker", &Stage::new("shop", "shop-1"));
-    served_by(addr, "/marker/who", "v1", "marker stage").await;
-    assert_eq!(
-        count(addr, "/prod/who", 20, &[]).await,
-        BTreeMap::from([("v1".into(), 20)])
-    );
-
-    let id = deploy(&fx.dir, "prod", "move to v2");
-    assert_eq!(id, "shop-2");
-    let took = served_by(addr, "/prod/who", "v2", "second deploy").await;
-    assert!(
-        took < SERVED_BOUND,
-        "deploy served after {took:?}, the contract is < 1 s"
-    );
-    assert_eq!(
-        count(addr, "/prod/who", 20, &[]).await,
-        BTreeMap::from([("v2".into(), 20)])
-    );
-
-    // History: every deployment with its time and description, the current one marked.
-    let h = json(&fx.dir, &["history", "--stage", "prod", "--json"]);
-    assert_eq!(h["deployment"], "shop-2");
-    let entries = h["entries"].as_array().unwrap();
-    let summary: Vec<(&str, &str, bool)> = entries
-        .iter()
-        .map(|e| {
-            (
-                e["deployment"].as_str().unwrap(),
-                e["description"].as_str().unwrap(),
-                e["current"].as_bool().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        summary,
-        [
-            ("shop-1", "first release", false),
-            ("shop-2", "move to v2", true)
-        ]
-    );
-    for e in entries {
-        let at = e["at"].as_str().unwrap();
-        assert!(
-            at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
-            "not RFC 3339 UTC: {at}"
-        );
-    }
-    let text = ok(&fx.dir, &["history", "--stage", "prod"]);
-    assert!(
-        text.contains("  shop-1 ") && text.contains("first release"),
-        "{text}"
-    );
-    assert!(
-        text.contains("* shop-2 ") && text.contains("move to v2"),
-        "{text}"
-    );
 }
 
 #[tokio::test]

@@ -4,9 +4,7 @@
 //!
 //! Certificates come from a throwaway CA made with rcgen at test time (common/tls.rs).
 
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 
 use std::net::{IpAddr, SocketAddr};
 

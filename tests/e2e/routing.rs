@@ -1,8 +1,7 @@
 //! Request routing through the real gateway: stage selection (name, host, base path),
 //! route precedence, errors, what reaches the backend, stage variables in URIs.
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

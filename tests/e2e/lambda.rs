@@ -5,9 +5,8 @@
 //! event it received), stage variables under a canary with overrides, invocation paths per
 //! backend version, malformed answers, function errors and timeouts; and `type: aws`
 //! (request template -> event, `errorMessage` selection, response template).
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,25 @@
+//! The end-to-end tests: one test binary, a module per topic, all sharing the harness in
+//! `tests/common/` (see its docs). Each test starts its own `stagecraft` process on ephemeral
+//! ports against its own backends and files, so the tests of every module run in parallel.
+//! Tests that assert how long something takes are in `tests/timing/`, which runs them one at a
+//! time.
+//!
+//! Run one topic with `cargo test --test e2e reload::`, one test by its name.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod hardening;
+mod lambda;
+mod lifecycle;
+mod observability;
+mod pipeline;
+mod reload;
+mod routing;
+mod streaming;
+mod templates;
+mod tls;
+mod validate;
+mod validate_messages;
+mod weights;

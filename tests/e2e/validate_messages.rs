@@ -1,0 +1,402 @@
+//! What `stagecraft validate` reports for every kind of invalid configuration, checked through
+//! the library on temporary directories: one table, a row per case, each row the exact
+//! `error: FILE:LINE: message` lines the command prints for it. `validate.rs` starts the command
+//! itself, on a good directory and a bad one.
+
+use std::path::Path;
+
+use stagecraft::config::{self, Problems, Scope};
+
+use crate::common::ConfigDir;
+
+pub const GATEWAY: &str = r#"listen: ["127.0.0.1:18080"]
+admin: "127.0.0.1:19901"
+backends:
+  orders:
+    versions:
+      v1: { targets: ["127.0.0.1:9001"] }
+      v2: { targets: ["127.0.0.1:9002", "127.0.0.1:9003"] }
+    aliases:
+      live: { v1: 95, v2: 5 }
+      next: { v2: 100 }
+"#;
+
+const ROUTES: &str = r#"routes:
+  - route: "GET /orders/{id}"
+    integration:
+      type: http_proxy
+      uri: "backend://orders:${stageVariables.alias}/orders/{id}"
+  - route: "ANY /legacy/{proxy+}"
+    integration:
+      type: http_proxy
+      uri: "http://127.0.0.1:9009/api/{proxy}"
+"#;
+
+const STAGE: &str = "api: shop
+deployment: shop-1
+variables:
+  alias: live
+  env: production
+";
+
+pub fn deployment() -> String {
+    format!("api: shop\ndescription: \"first\"\n{ROUTES}")
+}
+
+/// A valid directory: gateway.yaml, apis/shop.yaml, deployments/shop-1.yaml, stages/prod.yaml.
+pub fn valid_dir() -> ConfigDir {
+    let dir = ConfigDir::new();
+    dir.write("gateway.yaml", GATEWAY);
+    dir.write("apis/shop.yaml", ROUTES);
+    dir.write("deployments/shop-1.yaml", &deployment());
+    dir.write("stages/prod.yaml", STAGE);
+    dir
+}
+
+/// `text` with `from` replaced by `to`; panics if `from` is absent (a broken test, not a
+/// broken gateway).
+pub fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "test bug: {from:?} not in {text:?}");
+    text.replacen(from, to, 1)
+}
+
+/// What `stagecraft validate --config DIR` checks, through the library: every file (the drafts
+/// in `apis/` too) read, parsed and validated, then compiled even when validation failed, so that
+/// the problems only compilation finds (URIs, backends) come in the same run. Errors and
+/// warnings, in the order the command prints them. The command's own function is private to
+/// `stagecraft::cli`, so this repeats its calls; `validate.rs` checks that the command prints
+/// exactly what this returns.
+pub fn check(dir: &Path) -> Problems {
+    let raw = match config::read_sources(dir, Scope::All)
+        .and_then(|sources| config::parse_sources(&sources))
+    {
+        Ok(raw) => raw,
+        Err(problems) => return problems,
+    };
+    let mut problems = config::validate::validate(&raw);
+    match stagecraft::snapshot::compile(&raw, 0) {
+        Ok(snapshot) => problems.0.extend(snapshot.warnings),
+        Err(more) => problems.extend(more),
+    }
+    problems
+}
+
+/// The lines `stagecraft validate` prints for `problems`, one per problem.
+pub fn lines(problems: &Problems) -> Vec<String> {
+    problems.0.iter().map(ToString::to_string).collect()
+}
+
+/// One problem line `validate` prints: `KIND: FILE:LINE` (or `KIND: FILE` for a problem of the
+/// file as a whole), then `: ` and a message that contains the second string. The message is
+/// matched by its telling part, not whole: its tail names the alternatives (fields, methods)
+/// that change as features are added, or comes from the YAML parser.
+type Want = (&'static str, &'static str);
+
+/// One case: files written over [`valid_dir`], and every problem `validate` reports for them, in
+/// order; none: the directory is valid.
+struct Case {
+    name: &'static str,
+    files: Vec<(&'static str, String)>,
+    want: Vec<Want>,
+}
+
+fn case(name: &'static str, files: Vec<(&'static str, String)>, want: Vec<Want>) -> Case {
+    Case { name, files, want }
+}
+
+/// Whether `line` is the problem `want` describes.
+fn matches(line: &str, (place, fragment): Want) -> bool {
+    line.strip_prefix(place)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .is_some_and(|message| message.contains(fragment))
+}
+
+/// `stages/prod.yaml` with `from` replaced by `to`.
+fn stage(from: &str, to: &str) -> Vec<(&'static str, String)> {
+    vec![("stages/prod.yaml", edit(STAGE, from, to))]
+}
+
+/// `gateway.yaml` with `from` replaced by `to`.
+fn gateway(from: &str, to: &str) -> Vec<(&'static str, String)> {
+    vec![("gateway.yaml", edit(GATEWAY, from, to))]
+}
+
+/// `deployments/shop-1.yaml` with `from` replaced by `to`.
+fn deployed(from: &str, to: &str) -> Vec<(&'static str, String)> {
+    vec![("deployments/shop-1.yaml", edit(&deployment(), from, to))]
+}
+
+fn cases() -> Vec<Case> {
+    let two_hosts = "api: shop\ndeployment: shop-1\nbase_path: /x\nhost: a.example.test\nvariables: {alias: live}\n";
+    let long_value = format!("  env: {}", "a".repeat(513));
+    let longest_value = format!("  env: {}", "a".repeat(512));
+    vec![
+        case("a valid directory", vec![], vec![]),
+        case(
+            "the same base path on different hosts",
+            vec![
+                ("stages/a.yaml", two_hosts.to_string()),
+                ("stages/b.yaml", two_hosts.replace("a.example", "b.example")),
+            ],
+            vec![],
+        ),
+        case("a stage of an unknown api", stage("api: shop", "api: nope"), vec![
+                ("error: stages/prod.yaml:1", "unknown api \"nope\""),
+                (
+                    "error: stages/prod.yaml:2",
+                    "deployment \"shop-1\" belongs to api \"shop\", not \"nope\"",
+                ),
+            ]),
+        case(
+            "a stage on a missing deployment",
+            stage("deployment: shop-1", "deployment: shop-9"),
+            vec![(
+                "error: stages/prod.yaml:2",
+                "deployment \"shop-9\" does not exist",
+            )],
+        ),
+        case("an alias with an unknown version", gateway("v2: 5", "v9: 5"), vec![("error: gateway.yaml:9", "names unknown version \"v9\"")]),
+        case("an alias with a negative weight", gateway("v2: 5", "v2: -5"), vec![(
+                "error: gateway.yaml:9",
+                "gives version \"v2\" a negative weight (-5)",
+            )]),
+        case(
+            "alias weights that sum to zero",
+            gateway("{ v1: 95, v2: 5 }", "{ v1: 0, v2: 0 }"),
+            vec![
+                (
+                    "error: gateway.yaml:9",
+                    "weights of alias \"live\" of backend \"orders\" sum to zero",
+                ),
+                // The route that uses the alias cannot be compiled either.
+                (
+                    "error: deployments/shop-1.yaml:7",
+                    "backend \"orders\" has no alias or version \"live\"",
+                ),
+            ],
+        ),
+        case(
+            "a bad stage file name",
+            vec![("stages/bad name!.yaml", format!("{STAGE}base_path: /bad\n"))],
+            // The file name is the problem: there is no line to point at.
+            vec![("error: stages/bad name!.yaml", "invalid stage name \"bad name!\"")],
+        ),
+        case(
+            "a bad variable name",
+            stage("  env: production", "  bad-name: production"),
+            vec![("error: stages/prod.yaml:5", "invalid variable name \"bad-name\"")],
+        ),
+        case(
+            "a variable value with a space",
+            stage("  env: production", "  env: \"prod env\""),
+            vec![(
+                "error: stages/prod.yaml:5",
+                "invalid variable value \"prod env\" for \"env\"",
+            )],
+        ),
+        case(
+            "a variable value with a quote",
+            stage("  env: production", "  env: 'say\"hi'"),
+            vec![(
+                "error: stages/prod.yaml:5",
+                "invalid variable value \"say\\\"hi\" for \"env\"",
+            )],
+        ),
+        case(
+            "a variable value with braces",
+            stage("  env: production", "  env: \"x{y}\""),
+            vec![(
+                "error: stages/prod.yaml:5",
+                "invalid variable value \"x{y}\" for \"env\"",
+            )],
+        ),
+        case(
+            "a variable value of 513 characters",
+            stage("  env: production", &long_value),
+            vec![("error: stages/prod.yaml:5", "invalid variable value \"aaaa")],
+        ),
+        case(
+            "a variable value of 512 characters",
+            stage("  env: production", &longest_value),
+            vec![],
+        ),
+        case(
+            "a duplicate route",
+            vec![(
+                "deployments/shop-1.yaml",
+                format!(
+                    "{}  - route: \"GET /orders/{{id}}\"\n    integration:\n      type: http_proxy\n      uri: \"http://127.0.0.1:9009/x\"\n",
+                    deployment()
+                ),
+            )],
+            vec![(
+                "error: deployments/shop-1.yaml:12",
+                "duplicate route \"GET /orders/{id}\": the same method and path as the route on line 4",
+            )],
+        ),
+        case(
+            "a route without a slash",
+            deployed("\"GET /orders/{id}\"", "\"GET orders\""),
+            vec![(
+                "error: deployments/shop-1.yaml:4",
+                "invalid route \"GET orders\": the path must start with '/'",
+            )],
+        ),
+        case(
+            "a route with an unknown method",
+            deployed("\"GET /orders/{id}\"", "\"FETCH /x\""),
+            vec![(
+                "error: deployments/shop-1.yaml:4",
+                "invalid route \"FETCH /x\": unknown method \"FETCH\"",
+            )],
+        ),
+        case(
+            "a greedy parameter before the end of a route",
+            deployed("\"GET /orders/{id}\"", "\"GET /a/{p+}/b\""),
+            vec![(
+                "error: deployments/shop-1.yaml:4",
+                "invalid route \"GET /a/{p+}/b\": greedy parameter {p+} must be the last segment",
+            )],
+        ),
+        case(
+            "two stages with the same base path",
+            vec![("stages/other.yaml", format!("{STAGE}base_path: /prod\n"))],
+            // prod has no base_path: its default, /prod, is claimed at its first line.
+            vec![(
+                "error: stages/prod.yaml:1",
+                "stage \"prod\" and stage \"other\" claim the same host and base path",
+            )],
+        ),
+        case(
+            "two stages with the same host and base path",
+            vec![
+                ("stages/a.yaml", two_hosts.to_string()),
+                ("stages/b.yaml", two_hosts.to_string()),
+            ],
+            vec![(
+                "error: stages/b.yaml:3",
+                "stage \"b\" and stage \"a\" claim the same host and base path",
+            )],
+        ),
+        case(
+            "an integration uri without a valid scheme",
+            deployed("http://127.0.0.1:9009/api/{proxy}", "htp:/x"),
+            vec![(
+                "error: deployments/shop-1.yaml:11",
+                "invalid uri \"htp:/x\": expected http://, https:// or backend://",
+            )],
+        ),
+        case(
+            "an integration uri with a bad port",
+            deployed("http://127.0.0.1:9009/api/{proxy}", "http://host:notaport/"),
+            vec![(
+                "error: deployments/shop-1.yaml:11",
+                "invalid uri \"http://host:notaport/\": bad port \"notaport\"",
+            )],
+        ),
+        case(
+            "an unknown backend in a uri",
+            deployed(
+                "http://127.0.0.1:9009/api/{proxy}",
+                "backend://nope:live/{proxy}",
+            ),
+            vec![(
+                "error: deployments/shop-1.yaml:11",
+                "unknown backend \"nope\" in uri \"backend://nope:live/{proxy}\"",
+            )],
+        ),
+        case(
+            "an unknown field in a stage",
+            vec![("stages/prod.yaml", format!("{STAGE}bogus: 1\n"))],
+            vec![("error: stages/prod.yaml:6", "unknown field `bogus`")],
+        ),
+        case(
+            "an unknown field nested in gateway.yaml",
+            gateway("v1: { targets:", "v1: { tragets:"),
+            vec![("error: gateway.yaml:6", "unknown field `tragets`")],
+        ),
+        case(
+            "an unknown field in an integration",
+            deployed(
+                "      type: http_proxy\n",
+                "      type: http_proxy\n      urii: x\n",
+            ),
+            vec![("error: deployments/shop-1.yaml:7", "unknown field `urii`")],
+        ),
+        case(
+            "a YAML syntax error in a stage",
+            // Line 3: a plain scalar containing ": " is "mapping values are not allowed here".
+            vec![(
+                "stages/prod.yaml",
+                "api: shop\ndeployment: shop-1\nbase_path: /prod: x\nvariables: {alias: live}\n"
+                    .to_string(),
+            )],
+            vec![("error: stages/prod.yaml:3", "")],
+        ),
+        case(
+            "a YAML syntax error in a deployment",
+            // Line 4 has a tab in its indentation, which YAML forbids.
+            deployed(
+                "  - route: \"GET /orders/{id}\"",
+                "\t- route: \"GET /orders/{id}\"",
+            ),
+            vec![("error: deployments/shop-1.yaml:4", "")],
+        ),
+        case(
+            "problems in two files",
+            [
+                gateway("v2: 5", "v2: -5"),
+                deployed(
+                    "http://127.0.0.1:9009/api/{proxy}",
+                    "backend://nope:live/{proxy}",
+                ),
+            ]
+            .concat(),
+            vec![
+                (
+                    "error: gateway.yaml:9",
+                    "gives version \"v2\" a negative weight (-5)",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:11",
+                    "unknown backend \"nope\" in uri \"backend://nope:live/{proxy}\"",
+                ),
+            ],
+        ),
+        case(
+            "an undefined stage variable, only a warning",
+            deployed(
+                "http://127.0.0.1:9009/api/{proxy}",
+                "http://${stageVariables.legacyHost}/api/{proxy}",
+            ),
+            vec![(
+                "warning: stages/prod.yaml",
+                "undefined stage variable(s) legacyHost in stage \"prod\"",
+            )],
+        ),
+    ]
+}
+
+#[test]
+fn every_problem_is_named_with_its_file_line_and_message() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let dir = valid_dir();
+        for (rel, text) in &case.files {
+            dir.write(rel, text);
+        }
+        let got = lines(&check(dir.path()));
+        let ok = got.len() == case.want.len()
+            && got
+                .iter()
+                .zip(&case.want)
+                .all(|(line, want)| matches(line, *want));
+        if !ok {
+            failures.push(format!(
+                "{}: want {:#?}\ngot {:#?}",
+                case.name, case.want, got
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

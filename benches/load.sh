@@ -43,6 +43,16 @@
 #              its _sum/_count) when the binary exports it, and the build time from the
 #              "configuration reloaded" log line. Budget: < 50 ms.
 #
+# Before/after (--baseline BIN, another stagecraft release binary, e.g. built from an older
+# commit): BIN runs as a second gateway beside stagecraft, with the same generated configuration
+# (its own listen/admin ports only), pinned and threaded like it. In proxy, templated and mock it
+# is measured in every round right after stagecraft, as `baseline` (mock: its GET /prod/mock), and
+# each of these sections prints the CPU µs/req ratio stagecraft/baseline per round and its median
+# (summary: *_ratio_stagecraft_baseline). Not a budget: 1.00 is no change, and on a quiet machine
+# within about ±3% is noise (twice the round-to-round spread of the CPU ratios of the 2026-11-25
+# runs); the rounds' spread is printed: with others_cpu at tens of %, the same binary on both sides
+# measured up to ±13%, so compare rounds with others_cpu near 0.
+#
 # Method (that of the 2026-11-24 baseline in benches/README.md): the proxies run pinned to CPU 1
 # (stagecraft with `threads: 1`, nginx with one worker, bare_proxy with one thread); the load
 # generators (wrk -t1 -c50, oha, the Python helpers) and the nginx backend on 127.0.0.1:18081 are
@@ -57,7 +67,7 @@
 #
 # usage: benches/load.sh [--rounds N] [--secs S] [--conns C] [--lat-secs S] [--no-build]
 #                        [--lat-rate R] [--only proxy,templated,mock,latency,idle,reload]
-#                        [--ports LIST]
+#                        [--ports LIST] [--baseline BIN]
 #   --rounds N    rounds per figure, median reported (default 3)
 #   --secs S      seconds per wrk run (default 8)
 #   --conns C     wrk/oha connections (default 50)
@@ -66,21 +76,24 @@
 #   --no-build    use target/release/{stagecraft,examples/bare_proxy} as they are
 #   --only LIST   comma list of sections to run (default: all)
 #   --ports LIST  backend,nginx,stagecraft,stagecraft-admin,reload-stagecraft,reload-admin,bare
-#                 (default 18081,18082,18090,18091,18092,18093,18094; the run stops if one is taken)
+#                 [,baseline,baseline-admin] (default 18081,18082,18090,18091,18092,18093,18094
+#                 and 18095,18096; the run stops if one is taken)
+#   --baseline BIN  also measure BIN, another stagecraft binary, as `baseline` (see Before/after)
 # Installs nginx, wrk (apt-get, as root) and oha (cargo install) when missing. Prints one line
 # per figure, then a `summary` block of key=value lines (for a markdown table).
 # KEEP_DIR=1 keeps the temporary directory (configs, wrk/oha outputs, server logs) for a look.
 # Example: benches/load.sh --rounds 1 --secs 5 --only proxy,mock
+# Before/after: benches/load.sh --only proxy,templated,mock --baseline /path/to/old/stagecraft
 set -euo pipefail
 
-ROUNDS=3 SECS=8 CONNS=50 LAT_SECS=10 LAT_RATE="" BUILD=1 ONLY="proxy,templated,mock,latency,idle,reload"
+ROUNDS=3 SECS=8 CONNS=50 LAT_SECS=10 LAT_RATE="" BUILD=1 ONLY="proxy,templated,mock,latency,idle,reload" BASELINE=""
 PORTS=18081,18082,18090,18091,18092,18093,18094
 IDLE_N=10000 RELOADS=100 RELOAD_SECS=20 BIG_ROUTES=1000 BIG_RELOADS=20
 while [[ $# -gt 0 ]]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2;; --secs) SECS=$2; shift 2;; --conns) CONNS=$2; shift 2;;
     --lat-secs) LAT_SECS=$2; shift 2;; --no-build) BUILD=0; shift;; --only) ONLY=$2; shift 2;;
-    --ports) PORTS=$2; shift 2;; --lat-rate) LAT_RATE=$2; shift 2;;
+    --ports) PORTS=$2; shift 2;; --lat-rate) LAT_RATE=$2; shift 2;; --baseline) BASELINE=$2; shift 2;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2;;
   esac
@@ -89,8 +102,15 @@ for s in ${ONLY//,/ }; do
   case $s in proxy|templated|mock|latency|idle|reload) ;; *) echo "unknown section $s" >&2; exit 2;; esac
 done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
-IFS=, read -r P_BE P_NGINX P_SC P_SC_ADMIN P_RL P_RL_ADMIN P_BARE <<<"$PORTS"
+IFS=, read -r P_BE P_NGINX P_SC P_SC_ADMIN P_RL P_RL_ADMIN P_BARE P_BL P_BL_ADMIN <<<"$PORTS"
 [[ -n ${P_BARE:-} ]] || { echo "--ports needs 7 comma-separated ports" >&2; exit 2; }
+P_BL=${P_BL:-18095} P_BL_ADMIN=${P_BL_ADMIN:-18096}
+if [[ -n $BASELINE ]]; then
+  [[ -f $BASELINE && -x $BASELINE ]] || { echo "--baseline $BASELINE: not an executable file" >&2; exit 2; }
+  BASELINE=$(realpath "$BASELINE")
+fi
+# The baseline gateway runs only for the sections that measure it.
+bl() { [[ -n $BASELINE ]] && { want proxy || want templated || want mock; }; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -110,7 +130,7 @@ if want latency; then
   fi
   oha --version >/dev/null 2>&1 || { echo "oha is installed but does not run" >&2; exit 1; }
 fi
-for p in $P_BE $P_NGINX $P_SC $P_SC_ADMIN $P_RL $P_RL_ADMIN $P_BARE; do
+for p in $P_BE $P_NGINX $P_SC $P_SC_ADMIN $P_RL $P_RL_ADMIN $P_BARE $(bl && echo "$P_BL $P_BL_ADMIN"); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "port $p is already in use on 127.0.0.1: stop what listens there, or pick free ports with --ports" >&2; exit 1
   fi
@@ -144,6 +164,7 @@ mkdir -p "$dir/bin" "$dir/logs"
 export BODY_FILE=$dir/body.json  # read by benches/load/post.lua
 cp "$SC_SRC" "$dir/bin/stagecraft"; cp "$BARE_SRC" "$dir/bin/bare_proxy"
 SC=$dir/bin/stagecraft BARE=$dir/bin/bare_proxy
+if bl; then cp "$BASELINE" "$dir/bin/baseline"; BL=$dir/bin/baseline; fi
 # One fd limit for everything started from here (proxies and the idle holder each need > 10,000).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if (( $(ulimit -n) < IDLE_N + 200 )) && want idle; then
@@ -263,6 +284,7 @@ YAML
 }
 gateway_conf "$dir/gw" $P_SC $P_SC_ADMIN
 gateway_conf "$dir/gw-reload" $P_RL $P_RL_ADMIN
+if bl; then gateway_conf "$dir/gw-base" $P_BL $P_BL_ADMIN; fi
 cp "$dir/gw/deployments/b-1.yaml" "$dir/b-1.base.yaml"
 
 # ---------------------------------------------------------------------------------------------
@@ -342,12 +364,32 @@ wrk_medians() {
     for m in rps p50 p99 cpu; do sum "${tag}_${p}_$(u $m)" "$(med "$tag" $p $m)"; done
   done
 }
+# With --baseline: bl_round SECTION NAME, after the round's `baseline` run: CPU per request of
+# stagecraft's NAME over baseline's, kept in RBL and printed. bl_ratio SECTION: their median, the
+# rounds and their spread (half the range, % of the median), printed and added to the summary.
+RBL=()
+bl_round() {
+  RBL+=("$(div "${V[$1.$2.$round.cpu]}" "${V[$1.baseline.$round.cpu]}")")
+  echo "  cpu ratio stagecraft/baseline=${RBL[-1]}"
+}
+bl_ratio() {
+  local m sp
+  m=$(median "${RBL[@]}")
+  sp=$(printf '%s\n' "${RBL[@]}" | awk -v m="$m" '$1 != "nan" { if (!n++ || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+    END{ if (n < 2 || m == "nan" || m <= 0) print "n/a"; else printf "±%.1f%%", (hi - lo) / 2 / m * 100 }')
+  echo " $1 cpu ratio stagecraft/baseline = $m (rounds: ${RBL[*]}; spread $sp) not a budget: 1.00 is no change; on a quiet machine within about ±3% is noise, more when others_cpu is high"
+  sum "${1}_ratio_stagecraft_baseline" "$m"
+  RBL=()
+}
 
 # ---------------------------------------------------------------------------------------------
 # Start the servers
 
 echo "stagecraft load harness: $(date -u +%FT%TZ), $(nproc) CPUs, rounds=$ROUNDS secs=$SECS conns=$CONNS sections=$ONLY"
 echo "  stagecraft binary: $SC_SRC ($(date -u -r "$SC_SRC" +%FT%TZ), sha256 $(sha256sum "$SC_SRC" | cut -c1-12)); git $(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && [[ -n $(git status --porcelain -- src Cargo.toml) ]] && echo ' +uncommitted changes in src/Cargo.toml')"
+if [[ -n $BASELINE ]]; then
+  echo "  baseline binary: $BASELINE ($(date -u -r "$BASELINE" +%FT%TZ), sha256 $(sha256sum "$BASELINE" | cut -c1-12))$(bl || echo ': not measured, only proxy, templated and mock measure it')"
+fi
 echo "  $(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)$(want latency && echo ", $(oha --version)")"
 # Anything else busy on the two CPUs makes every figure noisy: say so up front.
 busy() { # percent busy of cpu0 and cpu1 over one second
@@ -368,17 +410,26 @@ if want proxy || want templated || want mock || want latency || want idle; then
   start 1 nginx "nginx -c $dir/proxy.conf"
   start 1 stagecraft "env STAGECRAFT_LOG=warn $SC run --config $dir/gw"
   start 1 bare "$BARE --listen 127.0.0.1:$P_BARE --upstream 127.0.0.1:$P_BE --threads 1"
+  if bl; then start 1 baseline "env STAGECRAFT_LOG=warn $BL run --config $dir/gw-base"; fi
   wait_up nginx http://127.0.0.1:$P_NGINX/
   wait_up stagecraft http://127.0.0.1:$P_SC/prod/hello
   wait_up bare http://127.0.0.1:$P_BARE/
   wait_up stagecraft http://127.0.0.1:$P_SC/prod/mock
   # The templated route must answer 200 with JSON, or its figures mean nothing.
-  if ! tpl_out=$(curl -fsS -H 'content-type: application/json' --data-binary @"$dir/body.json" \
-      "http://127.0.0.1:$P_SC/prod/orders/42?source=web" 2>&1) \
-      || ! python3 -c 'import json,sys; json.loads(sys.argv[1])' "$tpl_out" 2>/dev/null; then
-    echo "the templated route POST /prod/orders/42 does not answer 200 with JSON: $tpl_out" >&2
-    tail -20 "$dir/logs/stagecraft.log" >&2; exit 1
+  tpl_check() { # NAME PORT: sets tpl_out
+    if ! tpl_out=$(curl -fsS -H 'content-type: application/json' --data-binary @"$dir/body.json" \
+        "http://127.0.0.1:$2/prod/orders/42?source=web" 2>&1) \
+        || ! python3 -c 'import json,sys; json.loads(sys.argv[1])' "$tpl_out" 2>/dev/null; then
+      echo "the templated route POST /prod/orders/42 does not answer 200 with JSON${1:+ on $1}: $tpl_out" >&2
+      tail -20 "$dir/logs/${1:-stagecraft}.log" >&2; exit 1
+    fi
+  }
+  if bl; then
+    wait_up baseline http://127.0.0.1:$P_BL/prod/hello
+    wait_up baseline http://127.0.0.1:$P_BL/prod/mock
+    tpl_check baseline $P_BL
   fi
+  tpl_check "" $P_SC
   echo "  request body $body_kb bytes, backend /order answer $order_kb bytes, templated answer ${#tpl_out} bytes: $(tr -s ' \n' ' ' <<<"$tpl_out" | cut -c1-90)..."
 fi
 
@@ -386,19 +437,22 @@ fi
 # 1. proxy
 
 if want proxy; then
-  echo "== proxy: GET /prod/hello (weighted alias) vs nginx vs bare_proxy; wrk -t1 -c$CONNS ${SECS}s x $ROUNDS"
+  echo "== proxy: GET /prod/hello (weighted alias) vs nginx vs bare_proxy$(bl && echo ' vs baseline'); wrk -t1 -c$CONNS ${SECS}s x $ROUNDS"
   warm http://127.0.0.1:$P_SC/prod/hello; warm http://127.0.0.1:$P_NGINX/; warm http://127.0.0.1:$P_BARE/
+  if bl; then warm http://127.0.0.1:$P_BL/prod/hello; fi
   rs=() rb=() rn=()
   for round in $(seq "$ROUNDS"); do
     echo " round $round"
     measure proxy stagecraft "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello
+    if bl; then measure proxy baseline "${PG[baseline]}" http://127.0.0.1:$P_BL/prod/hello; fi
     measure proxy nginx "${PG[nginx]}" http://127.0.0.1:$P_NGINX/
     measure proxy bare "${PG[bare]}" http://127.0.0.1:$P_BARE/
     s=${V[proxy.stagecraft.$round.cpu]} x=${V[proxy.nginx.$round.cpu]} b=${V[proxy.bare.$round.cpu]}
     rs+=("$(div "$s" "$x")") rb+=("$(div "$s" "$b")") rn+=("$(div "$b" "$x")")
     echo "  cpu ratios: stagecraft/nginx=${rs[-1]} stagecraft/bare=${rb[-1]} bare/nginx=${rn[-1]}"
+    if bl; then bl_round proxy stagecraft; fi
   done
-  wrk_medians proxy stagecraft nginx bare
+  wrk_medians proxy stagecraft ${BL:+baseline} nginx bare
   m1=$(median "${rs[@]}") m2=$(median "${rb[@]}") m3=$(median "${rn[@]}")
   echo " proxy cpu ratio stagecraft/nginx = $m1 (rounds: ${rs[*]}) budget <= 1.3: $(verdict "$m1" '<=' 1.3)"
   echo " proxy cpu ratio stagecraft/bare  = $m2 (rounds: ${rb[*]}) budget <= 1.05: $(verdict "$m2" '<=' 1.05)"
@@ -406,49 +460,59 @@ if want proxy; then
   sum proxy_ratio_stagecraft_nginx "$m1"; sum proxy_ratio_stagecraft_nginx_budget "$(verdict "$m1" '<=' 1.3)"
   sum proxy_ratio_stagecraft_bare "$m2"; sum proxy_ratio_stagecraft_bare_budget "$(verdict "$m2" '<=' 1.05)"
   sum proxy_ratio_bare_nginx "$m3"
+  if bl; then bl_ratio proxy; fi
 fi
 
 # ---------------------------------------------------------------------------------------------
 # 2. templated
 
 if want templated; then
-  echo "== templated: POST /prod/orders/42 ($body_kb-byte JSON; request + response templates; backend answers $order_kb bytes) vs nginx proxying the same POST"
+  echo "== templated: POST /prod/orders/42 ($body_kb-byte JSON; request + response templates; backend answers $order_kb bytes) vs nginx proxying the same POST$(bl && echo ', and on baseline')"
   lua=$helpers/post.lua
   su=http://127.0.0.1:$P_SC/prod/orders/42?source=web nu=http://127.0.0.1:$P_NGINX/order?source=web bu=http://127.0.0.1:$P_BARE/order?source=web
   warm -s "$lua" "$su"; warm -s "$lua" "$nu"; warm -s "$lua" "$bu"
+  blu="http://127.0.0.1:$P_BL/prod/orders/42?source=web"
+  if bl; then warm -s "$lua" "$blu"; fi
   rt=()
   for round in $(seq "$ROUNDS"); do
     echo " round $round"
     measure templated stagecraft "${PG[stagecraft]}" "$su" "$lua"
+    if bl; then measure templated baseline "${PG[baseline]}" "$blu" "$lua"; fi
     measure templated nginx "${PG[nginx]}" "$nu" "$lua"
     measure templated bare "${PG[bare]}" "$bu" "$lua"
     rt+=("$(div "${V[templated.stagecraft.$round.cpu]}" "${V[templated.nginx.$round.cpu]}")")
     echo "  cpu ratio stagecraft/nginx=${rt[-1]}"
+    if bl; then bl_round templated stagecraft; fi
   done
-  wrk_medians templated stagecraft nginx bare
+  wrk_medians templated stagecraft ${BL:+baseline} nginx bare
   m=$(median "${rt[@]}")
   echo " templated cpu ratio stagecraft/nginx = $m (rounds: ${rt[*]}) budget <= 1.6: $(verdict "$m" '<=' 1.6)"
   sum templated_ratio_stagecraft_nginx "$m"; sum templated_ratio_stagecraft_nginx_budget "$(verdict "$m" '<=' 1.6)"
+  if bl; then bl_ratio templated; fi
 fi
 
 # ---------------------------------------------------------------------------------------------
 # 3. mock
 
 if want mock; then
-  echo "== mock: GET /prod/mock vs GET /prod/hello (proxied), both stagecraft, same rounds"
+  echo "== mock: GET /prod/mock vs GET /prod/hello (proxied), both stagecraft, same rounds$(bl && echo '; baseline: GET /prod/mock')"
   warm http://127.0.0.1:$P_SC/prod/mock
+  if bl; then warm http://127.0.0.1:$P_BL/prod/mock; fi
   rm_=()
   for round in $(seq "$ROUNDS"); do
     echo " round $round"
     measure mock mock "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/mock
+    if bl; then measure mock baseline "${PG[baseline]}" http://127.0.0.1:$P_BL/prod/mock; fi
     measure mock proxied "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/hello
     rm_+=("$(div "${V[mock.mock.$round.rps]}" "${V[mock.proxied.$round.rps]}")")
     echo "  rps ratio mock/proxied=${rm_[-1]}"
+    if bl; then bl_round mock mock; fi
   done
-  wrk_medians mock mock proxied
+  wrk_medians mock mock ${BL:+baseline} proxied
   m=$(median "${rm_[@]}")
   echo " mock rps ratio mock/proxied = $m (rounds: ${rm_[*]}) budget >= 2: $(verdict "$m" '>=' 2)"
   sum mock_rps_ratio_mock_proxied "$m"; sum mock_rps_ratio_budget "$(verdict "$m" '>=' 2)"
+  if bl; then bl_ratio mock; fi
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ mod methods;
 mod numfmt;
 mod parser;
 mod render;
+mod runtime;
 mod util;
 mod value;
 
@@ -186,7 +187,7 @@ impl Template {
         input: &RenderInput<'_>,
         limits: &Limits,
     ) -> Result<Rendered, RenderError> {
-        let mut rt = render::Rt::new(self, input, limits);
+        let mut rt = runtime::Rt::new(self, input, limits);
         rt.run()?;
         let (response_override, request_override) = rt.overrides();
         Ok(Rendered {

@@ -4,6 +4,7 @@
 
 pub mod integrity;
 pub mod model;
+pub mod names;
 pub mod problem;
 pub mod route;
 pub mod uri;

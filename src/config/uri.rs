@@ -32,7 +32,7 @@ impl UriTemplate {
                 .find('}')
                 .ok_or_else(|| format!("invalid uri {s:?}: unclosed ${{stageVariables."))?;
             let name = &after[..end];
-            if !super::validate::valid_variable_name(name) {
+            if !super::names::valid_variable_name(name) {
                 return Err(format!(
                     "invalid uri {s:?}: bad stage variable name {name:?} in ${{stageVariables.{name}}}"
                 ));

@@ -4,6 +4,10 @@
 //! URI happen in `snapshot::compile`, which reports through the same `Problem` type.
 
 use super::model::*;
+use super::names::{
+    valid_stage_name, valid_variable_name, valid_variable_value, MAX_VARIABLES, MAX_VARIABLE_NAME,
+    MAX_VARIABLE_VALUE,
+};
 use super::route::{parse_route, RouteSpec, Segment};
 use super::uri::UriTemplate;
 use super::{Problem, Problems, RawConfig, APIS_DIR, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
@@ -11,36 +15,9 @@ use crate::snapshot::sticky::StickyKey;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-pub const MAX_VARIABLES: usize = 100;
-pub const MAX_VARIABLE_NAME: usize = 64;
-pub const MAX_VARIABLE_VALUE: usize = 512;
-
 fn line<T>(s: &Spanned<T>) -> Option<u64> {
     let l = s.referenced.line();
     (l > 0).then_some(l)
-}
-
-/// Stage names, and the names of APIs and deployments: letters, digits, `-`, `_` (AWS), at most 128.
-pub fn valid_stage_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// Stage variable names: letters, digits and `_`, at most 64 characters (AWS).
-pub fn valid_variable_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_VARIABLE_NAME
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Stage variable values: `[A-Za-z0-9-._~:/?#&=,]+`, at most 512 characters (AWS).
-pub fn valid_variable_value(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_VARIABLE_VALUE
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c))
 }
 
 /// Backend, version and alias names.
@@ -671,17 +648,6 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn variable_rules_follow_aws() {
-        assert!(valid_variable_name("alias_2"));
-        assert!(!valid_variable_name("a-b"));
-        assert!(!valid_variable_name(&"x".repeat(65)));
-        assert!(valid_variable_value("http://a.b:80/x?y=1&z=2,3#f~"));
-        assert!(!valid_variable_value("has space"));
-        assert!(!valid_variable_value("quote\""));
-        assert!(!valid_variable_value(&"x".repeat(513)));
-    }
 
     #[test]
     fn base_paths() {

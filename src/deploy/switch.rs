@@ -8,7 +8,7 @@ use super::files::DirLock;
 use super::stage::StageDoc;
 use super::yaml::{Change, Yaml};
 use super::{check_name, Error};
-use crate::config::validate::{valid_variable_name, valid_variable_value};
+use crate::config::names::{valid_variable_name, valid_variable_value};
 use crate::config::{Problems, StageFile};
 use crate::snapshot::sticky::StickyKey;
 use serde::Serialize;

@@ -3,10 +3,12 @@
 //! `reload` touch pingora.
 
 use crate::admin::AdminApp;
+use crate::config::Scope;
 use crate::lifecycle::{DrainService, InFlight, Lingering};
 use crate::probe::ProbeService;
 use crate::proxy::Gateway;
-use crate::reload::{self, WatchService};
+use crate::reload::{Reloader, WatchService};
+use crate::snapshot::Carried;
 use crate::store::Store;
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
@@ -22,7 +24,10 @@ use std::sync::Arc;
 /// `upgrade`: take the listening sockets over from a running stagecraft (pingora's `-u`), which
 /// then gets SIGQUIT.
 pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
-    let snap = reload::build(&dir, 1)?;
+    // Created once: every reload compiles with it, so buckets and target health outlive
+    // snapshots (the reloader owns it from here on).
+    let carried = Carried::default();
+    let snap = crate::snapshot::load::load(&dir, Scope::Served, &carried, 1)?.snapshot;
     for w in &snap.warnings {
         tracing::warn!("{w}");
     }
@@ -102,7 +107,7 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     }
     server.add_service(background_service(
         "config watcher",
-        WatchService::new(dir, store.clone()),
+        WatchService::new(Reloader::new(dir, store.clone(), carried)),
     ));
     server.add_service(background_service(
         "health checks",

@@ -222,16 +222,3 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
         _ => Err(problems),
     }
 }
-
-/// Reads, parses and validates a directory: what `stagecraft validate` and every reload run
-/// before compiling. Warnings come back with the config; errors replace it.
-pub fn load(dir: &Path, scope: Scope) -> Result<(RawConfig, Problems), Problems> {
-    let sources = read_sources(dir, scope)?;
-    let raw = parse_sources(&sources)?;
-    let problems = validate::validate(&raw);
-    if problems.has_errors() {
-        Err(problems)
-    } else {
-        Ok((raw, problems))
-    }
-}

@@ -6,7 +6,8 @@
 use super::Error;
 use crate::config::route::parse_route;
 use crate::config::uri::{parse_target, Endpoint, UriTemplate};
-use crate::config::{self, RawConfig, RouteDef, Scope};
+use crate::config::{RawConfig, RouteDef, Scope};
+use crate::snapshot::load::load;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -165,14 +166,10 @@ pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
         what: format!("{} does not load", dir.display()),
         problems,
     };
-    let sources = config::read_sources(dir, Scope::Served).map_err(invalid)?;
-    let raw = config::parse_sources(&sources).map_err(invalid)?;
-    let problems = config::validate::validate(&raw);
-    if problems.has_errors() {
-        return Err(invalid(problems));
-    }
-    // What the proxy would compile: a directory it would reject has nothing to show.
-    crate::snapshot::compile(&raw, 0).map_err(invalid)?;
+    // What the proxy would load: a directory it would reject has nothing to show.
+    let raw = load(dir, Scope::Served, &Default::default(), 0)
+        .map_err(|r| invalid(r.into()))?
+        .raw;
     let mut rows = Vec::new();
     for (name, s) in &raw.stages {
         let variables: BTreeMap<String, String> = s

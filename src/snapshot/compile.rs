@@ -25,6 +25,7 @@ struct CompiledBackend {
 
 struct Compiler<'a> {
     raw: &'a RawConfig,
+    carried: &'a Carried,
     problems: Problems,
     backends: BTreeMap<String, CompiledBackend>,
     /// `http://` endpoints shared by every route and stage that names them.
@@ -38,9 +39,10 @@ struct Compiler<'a> {
     upstream_trust: crate::tls::UpstreamTrust,
 }
 
-/// Compiles a validated configuration. `generation` is the number the snapshot will carry.
+/// Compiles a validated configuration. `generation` is the number the snapshot will carry;
+/// `carried` is the state it shares with the snapshot before it (buckets, target health).
 /// Errors replace the snapshot; warnings come inside it.
-pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
+pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Snapshot, Problems> {
     let g = &raw.gateway;
     let limits = Limits {
         max_body_bytes: g.limits.max_body_bytes,
@@ -52,6 +54,7 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
     };
     let mut c = Compiler {
         raw,
+        carried,
         problems: Problems::default(),
         backends: BTreeMap::new(),
         endpoints: HashMap::new(),
@@ -216,7 +219,9 @@ impl Compiler<'_> {
                         path: h.path.value.clone(),
                         interval: Duration::from_millis(h.interval_ms),
                     });
-                let version = Arc::new(Version::new(vname, targets).with_health_check(check));
+                let version = Arc::new(
+                    Version::new(vname, targets, &self.carried.health).with_health_check(check),
+                );
                 self.all_versions.push(version.clone());
                 versions.insert(vname.clone(), version);
             }
@@ -295,7 +300,11 @@ impl Compiler<'_> {
                 .as_ref()
                 .or(self.raw.gateway.throttle.as_ref())
                 .and_then(|t| {
-                    super::throttle::shared(&format!("stage {name}"), t.rate.value, t.burst.value)
+                    self.carried.buckets.shared(
+                        &format!("stage {name}"),
+                        t.rate.value,
+                        t.burst.value,
+                    )
                 }),
             fault: s.fault.as_ref().and_then(super::fault::Fault::from_def),
         })
@@ -328,7 +337,7 @@ impl Compiler<'_> {
                 param_names: spec.param_names().map(Into::into).collect(),
                 metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
                 throttle: def.throttle.as_ref().and_then(|t| {
-                    super::throttle::shared(
+                    self.carried.buckets.shared(
                         &format!("stage {stage} deployment {id} route {spec}"),
                         t.rate.value,
                         t.burst.value,
@@ -571,6 +580,7 @@ impl Compiler<'_> {
                         let sel = Arc::new(Selector::single(Arc::new(Version::new(
                             "-",
                             vec![(peer, authority.as_str().into())],
+                            &self.carried.health,
                         ))));
                         self.endpoints.insert(key, sel.clone());
                         sel

@@ -7,6 +7,7 @@ mod compile;
 pub mod fault;
 pub mod function;
 pub mod health;
+pub mod load;
 pub mod mapping;
 pub mod picker;
 pub mod router;
@@ -61,6 +62,18 @@ pub struct Listener {
 pub struct ListenerTls {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+}
+
+/// What one snapshot hands to the next, so that a reload changes what the files changed and
+/// nothing else: throttle buckets (a reload must not hand out a fresh burst) and target health
+/// (nor forget that a target is down). The reloader owns one for the life of the process and
+/// passes it to every compile; a one-off compile (`validate`, `deploy`) uses a fresh one.
+/// Not kept here, and process-global on purpose: metrics registries (Prometheus counters must
+/// outlive snapshots) and the access-log writer thread (one per process, see `accesslog`).
+#[derive(Debug, Default)]
+pub struct Carried {
+    pub buckets: throttle::Buckets,
+    pub health: health::Registry,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;

@@ -72,20 +72,16 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
             );
             continue;
         };
-        // Validation read these files a moment ago; they may have changed since.
-        let problem = |e: String| {
-            let p = crate::config::Problem::error(
+        // Compiling the first snapshot read and checked the certificate; it is served from here
+        // on and follows its files (CertWatchService).
+        let cert = tls.loaded.clone();
+        let tls_settings = crate::tls::listener_settings(cert.clone()).map_err(|e| {
+            crate::config::Problems(vec![crate::config::Problem::error(
                 crate::config::GATEWAY_FILE,
                 None,
                 format!("TLS listener {addr}: {e}"),
-            );
-            crate::config::Problems(vec![p])
-        };
-        let cert = crate::tls::ListenerCert::load(tls.cert.clone(), tls.key.clone())
-            .map(Arc::new)
-            .map_err(problem)?;
-        let tls_settings =
-            crate::tls::listener_settings(cert.clone()).map_err(|e| problem(e.to_string()))?;
+            )])
+        })?;
         proxy.add_tls_with_settings(&addr, None, tls_settings);
         certs.push(cert);
     }

@@ -576,7 +576,8 @@ pub fn check_base_path(b: &str) -> Result<(), String> {
     }
 }
 
-/// TLS: listener certificates and keys, `upstream_tls`, backend versions with `tls`.
+/// TLS settings: listener addresses, `upstream_tls`, backend versions with `tls`. The files
+/// they name are read when the snapshot is compiled, never here.
 impl Validator {
     fn tls(&mut self, raw: &RawConfig) {
         let f = GATEWAY_FILE;
@@ -593,41 +594,14 @@ impl Validator {
             } else {
                 seen.insert(addr, line(l).unwrap_or(0));
             }
-            let Some(t) = &l.value.tls else { continue };
-            let cert = crate::tls::config_path(&raw.dir, &t.cert.value);
-            let key = crate::tls::config_path(&raw.dir, &t.key.value);
-            // Name the file that is wrong: a missing or unreadable key is the key's line.
-            let at = if cert.is_file() && !key.is_file() {
-                line(&t.key)
-            } else {
-                line(&t.cert)
-            };
-            if let Err(e) = crate::tls::load_certified_key(&cert, &key) {
-                let at = if e.starts_with(&key.display().to_string()) {
-                    line(&t.key)
-                } else {
-                    at
-                };
-                self.err(f, at, format!("TLS listener {addr}: {e}"));
-            }
         }
         if let Some(u) = &g.upstream_tls {
-            match &u.value.ca {
-                Some(ca) => {
-                    let path = crate::tls::config_path(&raw.dir, &ca.value);
-                    if let Err(e) = crate::tls::load_ca_file(&path) {
-                        self.err(f, line(ca), format!("upstream_tls.ca: {e}"));
-                    }
-                }
-                None => {
-                    if u.value.system_roots.as_ref().is_some_and(|s| !s.value) {
-                        self.err(
-                            f,
-                            line(u),
-                            "upstream_tls: system_roots: false needs a ca file to trust".into(),
-                        );
-                    }
-                }
+            if u.value.ca.is_none() && u.value.system_roots.as_ref().is_some_and(|s| !s.value) {
+                self.err(
+                    f,
+                    line(u),
+                    "upstream_tls: system_roots: false needs a ca file to trust".into(),
+                );
             }
         }
         for (bname, b) in &g.backends {

@@ -68,33 +68,7 @@ pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Sn
     c.upstream_trust();
     c.backends();
     let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
-    let server = ServerSettings {
-        listen: g
-            .listen
-            .iter()
-            .filter_map(|l| {
-                Some(Listener {
-                    addr: l.value.addr.parse().ok()?,
-                    tls: l.value.tls.as_ref().map(|t| ListenerTls {
-                        cert: crate::tls::config_path(&raw.dir, &t.cert.value),
-                        key: crate::tls::config_path(&raw.dir, &t.key.value),
-                    }),
-                })
-            })
-            .collect(),
-        admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
-        threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
-        shutdown_grace_seconds: g
-            .shutdown_grace_seconds
-            .as_ref()
-            .map(|s| s.value)
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
-        upgrade_sock: g
-            .upgrade_sock
-            .as_ref()
-            .map(|s| s.value.clone())
-            .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
-    };
+    let server = c.server();
     if c.problems.has_errors() {
         return Err(c.problems);
     }
@@ -162,24 +136,107 @@ fn resolve(target: &str) -> Result<SocketAddr, String> {
 }
 
 impl Compiler<'_> {
-    /// Loads `upstream_tls` (validation checked it; a file may have changed since).
+    /// Loads the CA file of `upstream_tls`, if any, and builds what TLS upstreams are verified
+    /// against.
     fn upstream_trust(&mut self) {
         let Some(u) = &self.raw.gateway.upstream_tls else {
             return;
         };
-        let ca = u
-            .value
-            .ca
-            .as_ref()
-            .map(|c| crate::tls::config_path(&self.raw.dir, &c.value));
+        let ca = match &u.value.ca {
+            None => None,
+            Some(c) => match crate::tls::load_ca_file(&crate::tls::config_path(
+                &self.raw.dir,
+                &c.value,
+            )) {
+                Ok(certs) => Some(certs),
+                Err(e) => {
+                    self.problems.push(Problem::error(
+                        GATEWAY_FILE,
+                        Some(c.referenced.line()),
+                        format!("upstream_tls.ca: {e}"),
+                    ));
+                    return;
+                }
+            },
+        };
         let system_roots = u.value.system_roots.as_ref().is_none_or(|s| s.value);
-        match crate::tls::UpstreamTrust::build(ca.as_deref(), system_roots) {
+        match crate::tls::UpstreamTrust::build(ca, system_roots) {
             Ok(t) => self.upstream_trust = t,
             Err(e) => self.problems.push(Problem::error(
                 GATEWAY_FILE,
                 Some(u.referenced.line()),
                 format!("upstream_tls: {e}"),
             )),
+        }
+    }
+
+    /// Listeners (with their certificates read and checked), admin address, threads and the
+    /// other settings that only take effect at start.
+    fn server(&mut self) -> ServerSettings {
+        let g = &self.raw.gateway;
+        let mut listen = Vec::with_capacity(g.listen.len());
+        for l in &g.listen {
+            let Ok(addr) = l.value.addr.parse() else {
+                continue;
+            };
+            let tls = match &l.value.tls {
+                None => None,
+                Some(t) => match self.listener_tls(&l.value.addr, t) {
+                    Some(tls) => Some(tls),
+                    None => continue,
+                },
+            };
+            listen.push(Listener { addr, tls });
+        }
+        ServerSettings {
+            listen,
+            admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
+            threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
+            shutdown_grace_seconds: g
+                .shutdown_grace_seconds
+                .as_ref()
+                .map(|s| s.value)
+                .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+            upgrade_sock: g
+                .upgrade_sock
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
+        }
+    }
+
+    /// Reads a TLS listener's certificate chain and key; a problem on the line of the file that
+    /// is wrong (a missing or unreadable key is the key's line) when they do not make a pair.
+    fn listener_tls(
+        &mut self,
+        addr: &str,
+        t: &crate::config::model::ListenTlsDef,
+    ) -> Option<ListenerTls> {
+        let cert = crate::tls::config_path(&self.raw.dir, &t.cert.value);
+        let key = crate::tls::config_path(&self.raw.dir, &t.key.value);
+        let key_line = Some(t.key.referenced.line());
+        let cert_line = Some(t.cert.referenced.line());
+        match crate::tls::ListenerCert::load(cert.clone(), key.clone()) {
+            Ok(loaded) => Some(ListenerTls {
+                cert,
+                key,
+                loaded: Arc::new(loaded),
+            }),
+            Err(e) => {
+                let at = if e.starts_with(&key.display().to_string())
+                    || (cert.is_file() && !key.is_file())
+                {
+                    key_line
+                } else {
+                    cert_line
+                };
+                self.problems.push(Problem::error(
+                    GATEWAY_FILE,
+                    at,
+                    format!("TLS listener {addr}: {e}"),
+                ));
+                None
+            }
         }
     }
 

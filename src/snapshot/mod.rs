@@ -56,13 +56,24 @@ pub struct Listener {
     pub tls: Option<ListenerTls>,
 }
 
-/// A TLS listener's PEM files, resolved against the configuration directory. Their contents
-/// are re-read while running (`crate::tls::CertWatchService`); the paths only at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A TLS listener's PEM files, resolved against the configuration directory, and the
+/// certificate read from them when the snapshot was compiled. The listener serves the one of the
+/// first snapshot and re-reads the files while running (`crate::tls::CertWatchService`).
+#[derive(Debug, Clone)]
 pub struct ListenerTls {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+    pub loaded: Arc<crate::tls::ListenerCert>,
 }
+
+/// The same files: a certificate whose contents changed needs no restart.
+impl PartialEq for ListenerTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.cert == other.cert && self.key == other.key
+    }
+}
+
+impl Eq for ListenerTls {}
 
 /// What one snapshot hands to the next, so that a reload changes what the files changed and
 /// nothing else: throttle buckets (a reload must not hand out a fresh burst) and target health

@@ -201,7 +201,7 @@ mod tests {
         let c = compose("shop", "t", None, "apis/shop.yaml", flow).unwrap();
         assert_eq!(c.draft_offset, None);
         let d: DeploymentFile = serde_saphyr::from_str(&c.text).unwrap();
-        assert_eq!(d.routes[0].route.value, "GET /a");
+        assert_eq!(d.routes[0].route.text(), "GET /a");
         assert_eq!(integrity::check(&c.text), Ok(()));
     }
 

@@ -66,6 +66,24 @@ pub struct SourceSet {
     pub hash: String,
 }
 
+impl SourceSet {
+    /// Files that exist only in memory, as if read from a directory that does not exist.
+    #[cfg(test)]
+    pub(crate) fn in_memory(files: &[(&str, &str)]) -> SourceSet {
+        SourceSet {
+            dir: "/nonexistent".into(),
+            files: files
+                .iter()
+                .map(|(rel, text)| SourceFile {
+                    rel: rel.to_string(),
+                    text: text.to_string(),
+                })
+                .collect(),
+            hash: "sha256:test".into(),
+        }
+    }
+}
+
 /// Hidden files, editor swap/backup files and Kubernetes' `..data` folders are never configuration.
 fn is_config_name(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml"))

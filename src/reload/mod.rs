@@ -252,3 +252,6 @@ impl BackgroundService for WatchService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

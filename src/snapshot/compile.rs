@@ -892,3 +892,6 @@ impl Compiler<'_> {
         ok.then(|| Responses(out.into()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -88,3 +88,68 @@ pub fn load_sources(
         Err(compilation) => Err(Rejected::new(validation, compilation)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sources(files: &[(&str, &str)]) -> SourceSet {
+        SourceSet::in_memory(files)
+    }
+
+    const GATEWAY: &str = "listen: [\"127.0.0.1:1\"]\nbackends:\n  b:\n    versions:\n      v1: { targets: [\"127.0.0.1:2\"] }\n    aliases:\n      a: { v1: -1 }\n";
+
+    #[test]
+    fn every_problem_once_by_the_step_that_found_it() {
+        let set = sources(&[
+            ("gateway.yaml", GATEWAY),
+            (
+                "deployments/d-1.yaml",
+                "api: s\nroutes:\n  - route: \"GET /x\"\n    integration: { type: http_proxy, uri: \"backend://nope:v1\" }\n",
+            ),
+            ("stages/s.yaml", "api: s\ndeployment: d-1\n"),
+        ]);
+        let r = load_sources(&set, &Carried::default(), 1).unwrap_err();
+        let shown = |p: &Problems| p.0.iter().map(ToString::to_string).collect::<Vec<_>>();
+        // Compiling found the negative weight too; validation said it first.
+        assert_eq!(
+            shown(&r.validation),
+            [
+                "error: gateway.yaml:7: alias \"a\" of backend \"b\" gives version \"v1\" a negative weight (-1)",
+                "error: gateway.yaml:7: weights of alias \"a\" of backend \"b\" sum to zero: no version could ever be picked",
+            ]
+        );
+        assert_eq!(
+            shown(&r.compilation),
+            ["error: deployments/d-1.yaml:4: unknown backend \"nope\" in uri \"backend://nope:v1\" (define it under backends: in gateway.yaml)"]
+        );
+        assert_eq!(Problems::from(r).0.len(), 3);
+    }
+
+    #[test]
+    fn warnings_of_every_step_come_with_the_snapshot() {
+        let gateway = GATEWAY.replace("a: { v1: -1 }", "a: { v1: 1 }").replace(
+            "targets: [\"127.0.0.1:2\"] }",
+            "targets: [\"127.0.0.1:2\"], tls: { verify: false } }",
+        );
+        let set = sources(&[
+            ("gateway.yaml", &gateway),
+            (
+                "deployments/d-1.yaml",
+                "api: s\nroutes:\n  - route: \"GET /x\"\n    integration: { type: http_proxy, uri: \"${stageVariables.u}\" }\n",
+            ),
+            ("stages/s.yaml", "api: s\ndeployment: d-1\n"),
+        ]);
+        let loaded = load_sources(&set, &Carried::default(), 3).unwrap();
+        assert_eq!(loaded.snapshot.generation, 3);
+        let files: Vec<&str> = loaded
+            .snapshot
+            .warnings
+            .iter()
+            .map(|w| w.file.as_str())
+            .collect();
+        assert_eq!(files, ["gateway.yaml", "stages/s.yaml"]);
+        assert_eq!(loaded.raw.stages.len(), 1);
+    }
+}

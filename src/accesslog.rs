@@ -1,8 +1,11 @@
-//! Beside the data flow: per-stage access logs. A stage's `access_log: {format, path}` is
-//! parsed with the configuration into a list of literal pieces and `$context` fields (AWS names,
-//! `config::access_log`); each request formats one line in the `logging` phase and hands it to a writer thread through a
-//! bounded channel, so writing never blocks a request (a full channel drops the line and counts
-//! it). The writer reopens a file on SIGUSR1 or when the file was moved away (log rotation).
+//! Beside the data flow: per-stage access logs. A stage's `access_log: {format, path}` is parsed
+//! with the configuration into a list of literal pieces and `$context` fields (AWS names,
+//! `config::access_log`); each request formats one line in the `logging` phase and hands it to a
+//! writer thread through a bounded channel, so writing never blocks a request (a full channel drops
+//! the line and counts it). The writer reopens a file on SIGUSR1 or when the file was moved away
+//! (log rotation). The writer thread and its channel are process-global on purpose: one thread
+//! serves every stage of every snapshot, and lines queued by the requests of an old snapshot still
+//! get written after a reload.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};

@@ -1,6 +1,7 @@
-//! Wiring: the first snapshot, the store, and the pingora server with its services (proxy
-//! listeners, admin listener, configuration watcher). Only this module, `proxy`, `admin` and
-//! `reload` touch pingora.
+//! Beside the data flow, assembling it: the state carried across reloads, the first load
+//! (`snapshot::load`), the store, the reloader that owns that state from then on, and the pingora
+//! server with its services (proxy listeners, admin listener, configuration watcher). Only this
+//! module, `proxy`, `admin` and `reload` touch pingora.
 
 use crate::admin::AdminApp;
 use crate::config::Scope;

@@ -1,5 +1,6 @@
-//! TLS, with rustls and ring (pingora's `rustls` feature): the certificates of TLS listeners and
-//! the trust of TLS upstreams.
+//! Beside the data flow, used by `snapshot::compile` (the only step that reads the files it
+//! names) and `app`: TLS, with rustls and ring (pingora's `rustls` feature), the certificates of
+//! TLS listeners and the trust of TLS upstreams.
 //!
 //! - Listeners: [`ListenerCert`] is the listener's rustls certificate resolver. It holds the
 //!   parsed chain and key, and [`CertWatchService`] re-reads the PEM files every few seconds (and

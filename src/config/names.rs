@@ -1,6 +1,7 @@
-//! Naming rules shared by the configuration files and the commands that write them: stage,
-//! API and deployment names, stage variable names and values (the AWS rules). Pure functions over
-//! strings; `validate`, `uri` and `deploy` use them, and they use nothing.
+//! Part of the first stage of the data flow (`config`): naming rules shared by the configuration
+//! files and the commands that write them: stage, API and deployment names, stage variable names
+//! and values (the AWS rules). Pure functions over strings; `validate`, `uri` and `deploy` use
+//! them, and they use nothing.
 
 pub const MAX_VARIABLES: usize = 100;
 pub const MAX_VARIABLE_NAME: usize = 64;

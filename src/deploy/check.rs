@@ -1,6 +1,6 @@
-//! Before anything is written: the configuration as the command would leave it, put through the
-//! load pipeline a reload runs (`snapshot::load`). A command whose result the proxy would
-//! reject writes nothing and names the problems instead.
+//! Part of `deploy`, beside the data flow: before anything is written: the configuration as the
+//! command would leave it, put through the load pipeline a reload runs (`snapshot::load`). A
+//! command whose result the proxy would reject writes nothing and names the problems instead.
 
 use super::Error;
 use crate::config::{self, Problem, Problems, Scope, SourceFile};

@@ -1,4 +1,5 @@
-//! Deployment files: composing one from a draft, choosing its id, reading one back.
+//! Part of `deploy`, beside the data flow: deployment files: composing one from a draft, choosing
+//! its id, reading one back.
 //!
 //! A deployment is a header (`api`, `created`, `description`, `hash`) followed by the draft's
 //! text copied verbatim, comments and layout included, so that `diff apis/shop.yaml

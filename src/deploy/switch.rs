@@ -1,6 +1,6 @@
-//! The commands that change which deployments a stage serves without creating one: `rollback`,
-//! `canary` and `promote`. Each reads the stage under the lock, checks the result like a reload
-//! would, and rewrites only the keys it owns.
+//! Part of `deploy`, beside the data flow: the commands that change which deployments a stage
+//! serves without creating one: `rollback`, `canary` and `promote`. Each reads the stage under the
+//! lock, checks the result like a reload would, and rewrites only the keys it owns.
 
 use super::check;
 use super::deployment::load_for;

@@ -1,6 +1,7 @@
-//! The compiled parts of function integrations (`aws_proxy`, `aws`): where the event is POSTed
-//! (the target of the URI, and the invocation path of each backend version), and for `aws` the
-//! request templates and integration responses shared with `http`.
+//! Part of the second stage of the data flow (`snapshot`): the compiled parts of function
+//! integrations (`aws_proxy`, `aws`): where the event is POSTed (the target of the URI, and the
+//! invocation path of each backend version), and for `aws` the request templates and integration
+//! responses shared with `http`.
 
 use super::templated::Mapping;
 use super::{PathPart, ProxyIntegration};

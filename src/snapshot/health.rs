@@ -1,8 +1,8 @@
-//! Target health, shared by every snapshot: passive ejection (a target that refused a
-//! connection is skipped for a while) and active checks (a background probe marks targets up or
-//! down). State is keyed by target address in a `Registry` (part of the `snapshot::Carried`
-//! state the reloader passes to every compile), so a reload keeps what is known about each
-//! target; requests read two atomics.
+//! Part of the second stage of the data flow (`snapshot`): target health, shared by every snapshot:
+//! passive ejection (a target that refused a connection is skipped for a while) and active checks
+//! (a background probe marks targets up or down). State is keyed by target address in a `Registry`
+//! (part of the `snapshot::Carried` state the reloader passes to every compile), so a reload keeps
+//! what is known about each target; requests read two atomics.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

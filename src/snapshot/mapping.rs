@@ -1,6 +1,7 @@
-//! Parameter mappings compiled per stage: the parsed `request_parameters` and response
-//! `headers` (`config::mapping`) with the stage's variables substituted, so a request only reads
-//! request data. JSON paths are evaluated here, per request.
+//! Part of the second stage of the data flow (`snapshot`): parameter mappings compiled per stage:
+//! the parsed `request_parameters` and response `headers` (`config::mapping`) with the stage's
+//! variables substituted, so a request only reads request data. JSON paths are evaluated here, per
+//! request.
 
 use std::collections::BTreeMap;
 

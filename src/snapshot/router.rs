@@ -1,8 +1,9 @@
-//! Route table of one deployment: a segment trie built once per snapshot and matched per request
-//! without allocating strings. Precedence follows API Gateway: a literal segment beats `{param}`,
-//! which beats `{param+}`; a specific method beats `ANY`; a path whose method does not match falls
-//! through to less specific paths (so `OPTIONS /test` reaches `/{proxy+}` when `/test` has only
-//! POST), and only when nothing matches the method is the answer 405.
+//! Part of the second stage of the data flow (`snapshot`): route table of one deployment: a segment
+//! trie built once per snapshot and matched per request without allocating strings. Precedence
+//! follows API Gateway: a literal segment beats `{param}`, which beats `{param+}`; a specific
+//! method beats `ANY`; a path whose method does not match falls through to less specific paths (so
+//! `OPTIONS /test` reaches `/{proxy+}` when `/test` has only POST), and only when nothing matches
+//! the method is the answer 405.
 
 use crate::config::route::{Method, RouteSpec, Segment};
 use std::collections::HashMap;

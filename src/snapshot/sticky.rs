@@ -1,7 +1,8 @@
-//! Sticky splits: instead of chance, a stable hash of a request header or cookie decides which
-//! side of a canary or which version of an alias a request takes, so one client stays on one
-//! side (AWS cannot do this; users ask for it). Requests without the key fall back to chance.
-//! The key is parsed with the configuration (`config::sticky`); this reads it from requests.
+//! Part of the second stage of the data flow (`snapshot`): sticky splits: instead of chance, a
+//! stable hash of a request header or cookie decides which side of a canary or which version of an
+//! alias a request takes, so one client stays on one side (AWS cannot do this; users ask for it).
+//! Requests without the key fall back to chance. The key is parsed with the configuration
+//! (`config::sticky`); this reads it from requests.
 
 use http::HeaderMap;
 

@@ -1,8 +1,9 @@
-//! Token-bucket throttling as GCRA (the generic cell rate algorithm): one `AtomicU64` per bucket
-//! holding the theoretical arrival time, updated by compare-and-swap, so throttling takes no lock
-//! even though every request of a stage shares the bucket. Buckets are kept across reloads while
-//! their settings stay the same (`Buckets`, part of the `snapshot::Carried` state the reloader
-//! passes to every compile), so a reload does not hand out a fresh burst.
+//! Part of the second stage of the data flow (`snapshot`): token-bucket throttling as GCRA (the
+//! generic cell rate algorithm): one `AtomicU64` per bucket holding the theoretical arrival time,
+//! updated by compare-and-swap, so throttling takes no lock even though every request of a stage
+//! shares the bucket. Buckets are kept across reloads while their settings stay the same
+//! (`Buckets`, part of the `snapshot::Carried` state the reloader passes to every compile), so a
+//! reload does not hand out a fresh burst.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,6 +1,7 @@
-//! Where an integration sends requests: prebuilt pingora peers grouped into versions, and the
-//! weighted choice of a version. Everything here is built when the snapshot is compiled (names
-//! resolved, peers constructed); a request only picks and clones.
+//! Part of the second stage of the data flow (`snapshot`): where an integration sends requests:
+//! prebuilt pingora peers grouped into versions, and the weighted choice of a version. Everything
+//! here is built when the snapshot is compiled (names resolved, peers constructed); a request only
+//! picks and clones.
 
 use super::health::{self, HealthCheck, TargetHealth};
 use super::picker::WeightedPicker;

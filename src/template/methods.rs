@@ -1,7 +1,7 @@
-//! Method calls: the Java methods templates use on strings, lists, maps and numbers, plus
-//! `$input`, `$util` and `$foreach`. Unknown methods give null (Velocity logs and renders
-//! nothing); what would throw in Java (index out of bounds, null argument, bad regex) is a
-//! render error. String indices are UTF-16 code units, as in Java.
+//! Part of `template` (beside the data flow): method calls: the Java methods templates use on
+//! strings, lists, maps and numbers, plus `$input`, `$util` and `$foreach`. Unknown methods give
+//! null (Velocity logs and renders nothing); what would throw in Java (index out of bounds, null
+//! argument, bad regex) is a render error. String indices are UTF-16 code units, as in Java.
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! The interpreter: walks the compiled template against one request.
+//! Part of `template` (beside the data flow), the interpreter: walks the compiled template against
+//! one request.
 
 use std::sync::Arc;
 

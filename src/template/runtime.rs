@@ -1,7 +1,7 @@
-//! The state of one render and the operations on it that method calls share with the
-//! interpreter: budgets (steps, string and output sizes), errors with their position, lazily built
-//! `$input` values and cached regexes. `render` walks the template with it and `methods` calls
-//! into it; it uses neither, so the dependency goes one way.
+//! Part of `template` (beside the data flow): the state of one render and the operations on it that
+//! method calls share with the interpreter: budgets (steps, string and output sizes), errors with
+//! their position, lazily built `$input` values and cached regexes. `render` walks the template
+//! with it and `methods` calls into it; it uses neither, so the dependency goes one way.
 
 use std::collections::HashMap;
 use std::sync::Arc;

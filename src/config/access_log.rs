@@ -3,6 +3,7 @@
 //! `accesslog` writes lines in it.
 
 use super::typed::Syntax;
+use std::sync::LazyLock;
 
 /// A `$context` variable an access-log format may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,14 +155,18 @@ impl Syntax for Format {
     }
 }
 
+/// `DEFAULT_FORMAT`, parsed once per process: a constant that parses (a test checks it); the
+/// bare request id if it ever did not, rather than a panic.
+static DEFAULT: LazyLock<Format> = LazyLock::new(|| {
+    Format::parse(DEFAULT_FORMAT).unwrap_or_else(|_| Format {
+        pieces: Box::new([Piece::Field(Field::RequestId)]),
+        json: false,
+    })
+});
+
 impl Default for Format {
-    /// `DEFAULT_FORMAT`, a constant that parses (a test checks it); the bare request id if it
-    /// ever did not, rather than a panic.
     fn default() -> Format {
-        Format::parse(DEFAULT_FORMAT).unwrap_or_else(|_| Format {
-            pieces: Box::new([Piece::Field(Field::RequestId)]),
-            json: false,
-        })
+        DEFAULT.clone()
     }
 }
 

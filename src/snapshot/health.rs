@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// How long a target that failed a connection is skipped.
 pub const EJECTION: Duration = Duration::from_secs(10);
 
+/// The origin of the clock ejections are counted on: a constant of the process, not state a
+/// reload has to carry.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 fn now_ms() -> u64 {

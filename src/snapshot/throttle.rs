@@ -20,6 +20,8 @@ pub struct Bucket {
     tat: AtomicU64,
 }
 
+/// The origin of the clock tokens are counted on: a constant of the process, not state a
+/// reload has to carry.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 fn now_ns() -> u64 {

@@ -23,6 +23,7 @@ fn valid_backend_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
+/// Every problem of a parsed configuration, errors and warnings, in file order.
 pub fn validate(raw: &RawConfig) -> Problems {
     let mut v = Validator::default();
     v.gateway(&raw.gateway);

@@ -1,7 +1,10 @@
-//! Second stage of the data flow: a validated `RawConfig` compiled into an immutable `Snapshot`.
-//! Per stage: the route table of its deployment (and of its canary), URIs with the stage
-//! variables already substituted, prebuilt upstream peers and weighted pickers. Requests only
-//! read it; a reload builds a new one. Pure: no sockets, no pingora request types.
+//! Second stage of the data flow: a validated `RawConfig` compiled into an immutable `Snapshot`
+//! (`compile`), by the one load pipeline (`load`). Per stage: the route table of its deployment
+//! (and of its canary), URIs with the stage variables already substituted, prebuilt upstream
+//! peers and weighted pickers. Requests only read it; a reload builds a new one, handing it what
+//! must outlive a snapshot (`Carried`). Uses `config` (and `template`), never `store` or
+//! `proxy`. No sockets and no pingora request types; compiling is the one step that reads the
+//! files the configuration names and resolves DNS.
 
 mod compile;
 pub mod fault;

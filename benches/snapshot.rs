@@ -9,8 +9,8 @@
 //! - `snapshot_compile/1000_routes`: `validate` + `compile` of the parsed `RawConfig`;
 //! - `snapshot_compile/parse_validate_compile_1000_routes`: the same plus `parse_sources` of the
 //!   files already read (a reload minus the disk I/O);
-//! - `snapshot_compile/build_from_disk_1000_routes`: `reload::build` on a temporary directory
-//!   (read, hash, parse, validate, compile: one reload end to end, without the publish);
+//! - `snapshot_compile/build_from_disk_1000_routes`: `snapshot::load::load` on a temporary
+//!   directory (read, hash, parse, validate, compile: one reload end to end, without the publish);
 //! - `snapshot_load/current`: `Store::current()` (`ArcSwap::load_full`), what every request does
 //!   once; `current_contended` is the same while another thread calls it in a loop.
 //!
@@ -18,8 +18,8 @@
 //! one later, when its last request ends. Run: `cargo bench --bench snapshot`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use stagecraft::config::{self, RawConfig, Scope, SourceSet};
-use stagecraft::snapshot::{self, Integration, Snapshot};
+use stagecraft::config::{self, Problems, RawConfig, Scope, SourceSet};
+use stagecraft::snapshot::{self, Carried, Integration, Snapshot};
 use stagecraft::store::Store;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -129,9 +129,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     write_config(dir.path());
-    let snap = stagecraft::reload::build(dir.path(), 1).unwrap_or_else(|p| {
-        panic!("the generated configuration does not build:\n{p}");
-    });
+    let snap = load_dir(dir.path(), 1);
     check(&snap);
     let sources = config::read_sources(dir.path(), Scope::Served)
         .unwrap_or_else(|p| panic!("read_sources: {p}"));
@@ -169,11 +167,19 @@ fn check(snap: &Snapshot) {
     }
 }
 
-/// validate + compile, as `reload::build_from` does after parsing.
+/// The whole load pipeline on a directory, as a reload runs it.
+fn load_dir(dir: &Path, generation: u64) -> Snapshot {
+    snapshot::load::load(dir, Scope::Served, &Carried::default(), generation)
+        .unwrap_or_else(|r| panic!("the configuration does not load:\n{}", Problems::from(r)))
+        .snapshot
+}
+
+/// validate + compile, as the load pipeline runs them after parsing.
 fn validate_compile(raw: &RawConfig, generation: u64) -> Snapshot {
     let problems = config::validate::validate(raw);
     assert!(!problems.has_errors(), "validate: {problems}");
-    snapshot::compile(raw, generation).unwrap_or_else(|p| panic!("compile: {p}"))
+    snapshot::compile(raw, &Carried::default(), generation)
+        .unwrap_or_else(|p| panic!("compile: {p}"))
 }
 
 fn snapshot_compile(c: &mut Criterion) {
@@ -192,10 +198,7 @@ fn snapshot_compile(c: &mut Criterion) {
         })
     });
     g.bench_function("build_from_disk_1000_routes", |b| {
-        b.iter_with_large_drop(|| {
-            stagecraft::reload::build(black_box(f.dir.path()), 2)
-                .unwrap_or_else(|p| panic!("build: {p}"))
-        })
+        b.iter_with_large_drop(|| load_dir(black_box(f.dir.path()), 2))
     });
     g.finish();
 }

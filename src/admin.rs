@@ -1,6 +1,6 @@
-//! The admin listener (`admin:` in gateway.yaml): `/healthz` and `/readyz` for orchestrators,
-//! `/config` for people, `/metrics` for Prometheus.
-//! It reads the store like a request does and never touches the proxy's hot path.
+//! Beside the data flow, reading the `store`: the admin listener (`admin:` in gateway.yaml):
+//! `/healthz` and `/readyz` for orchestrators, `/config` for people, `/metrics` for Prometheus. It
+//! reads the store like a request does and never touches the proxy's hot path.
 
 use crate::store::Store;
 use crate::timefmt;

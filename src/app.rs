@@ -1,12 +1,15 @@
-//! Wiring: the first snapshot, the store, and the pingora server with its services (proxy
-//! listeners, admin listener, configuration watcher). Only this module, `proxy`, `admin` and
-//! `reload` touch pingora.
+//! Beside the data flow, assembling it: the state carried across reloads, the first load
+//! (`snapshot::load`), the store, the reloader that owns that state from then on, and the pingora
+//! server with its services (proxy listeners, admin listener, configuration watcher). Only this
+//! module, `proxy`, `admin` and `reload` touch pingora.
 
 use crate::admin::AdminApp;
+use crate::config::Scope;
 use crate::lifecycle::{DrainService, InFlight, Lingering};
 use crate::probe::ProbeService;
 use crate::proxy::Gateway;
-use crate::reload::{self, WatchService};
+use crate::reload::{Reloader, WatchService};
+use crate::snapshot::Carried;
 use crate::store::Store;
 use pingora::apps::http_app::HttpServer;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
@@ -22,7 +25,10 @@ use std::sync::Arc;
 /// `upgrade`: take the listening sockets over from a running stagecraft (pingora's `-u`), which
 /// then gets SIGQUIT.
 pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
-    let snap = reload::build(&dir, 1)?;
+    // Created once: every reload compiles with it, so buckets and target health outlive
+    // snapshots (the reloader owns it from here on).
+    let carried = Carried::default();
+    let snap = crate::snapshot::load::load(&dir, Scope::Served, &carried, 1)?.snapshot;
     for w in &snap.warnings {
         tracing::warn!("{w}");
     }
@@ -67,20 +73,16 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
             );
             continue;
         };
-        // Validation read these files a moment ago; they may have changed since.
-        let problem = |e: String| {
-            let p = crate::config::Problem::error(
+        // Compiling the first snapshot read and checked the certificate; it is served from here
+        // on and follows its files (CertWatchService).
+        let cert = tls.loaded.clone();
+        let tls_settings = crate::tls::listener_settings(cert.clone()).map_err(|e| {
+            crate::config::Problems(vec![crate::config::Problem::error(
                 crate::config::GATEWAY_FILE,
                 None,
                 format!("TLS listener {addr}: {e}"),
-            );
-            crate::config::Problems(vec![p])
-        };
-        let cert = crate::tls::ListenerCert::load(tls.cert.clone(), tls.key.clone())
-            .map(Arc::new)
-            .map_err(problem)?;
-        let tls_settings =
-            crate::tls::listener_settings(cert.clone()).map_err(|e| problem(e.to_string()))?;
+            )])
+        })?;
         proxy.add_tls_with_settings(&addr, None, tls_settings);
         certs.push(cert);
     }
@@ -102,7 +104,7 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     }
     server.add_service(background_service(
         "config watcher",
-        WatchService::new(dir, store.clone()),
+        WatchService::new(Reloader::new(dir, store.clone(), carried)),
     ));
     server.add_service(background_service(
         "health checks",

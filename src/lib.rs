@@ -1,9 +1,16 @@
 //! stagecraft: an API gateway data plane with the AWS API Gateway deployment model, on pingora.
 //!
-//! Data flow: `config` (files -> serde model, validated) -> `snapshot` (compiled, immutable)
-//! -> `store` (one ArcSwap) -> `proxy` (thin pingora phases). `reload` rebuilds snapshots when
-//! the directory changes; `deploy` (beside the flow) writes the files `config` reads: the
+//! Data flow: `config` (files -> serde model with every string parsed once into typed values,
+//! cross-checked) -> `snapshot` (compiled, immutable; the only step that reads the files the
+//! configuration names and resolves DNS) -> `store` (one ArcSwap) -> `proxy` (thin pingora
+//! phases). `snapshot::load` is the one pipeline from a directory to a snapshot; `reload` runs
+//! it when the directory changes and owns the state carried from one snapshot to the next
+//! (`snapshot::Carried`); `deploy` (beside the flow) writes the files `config` reads: the
 //! deployment lifecycle; `cli` and `app` wire it together.
+//!
+//! Dependencies point one way: `config` and `template` use no other module; `snapshot` uses
+//! `config`, `template` (and `tls`, `accesslog`, `metrics` beside the flow); `store` uses
+//! `snapshot`; `proxy` uses those before it, never the other way round.
 
 pub mod accesslog;
 pub mod admin;

@@ -1,5 +1,7 @@
 //! Beside the data flow: Prometheus metrics in the process's default registry (the one
-//! pingora-prometheus serves too), rendered at the admin listener's `/metrics`. Handles are
+//! pingora-prometheus serves too), rendered at the admin listener's `/metrics`. Process-global on
+//! purpose, unlike the state a reload carries (`snapshot::Carried`): a counter must outlive every
+//! snapshot, and there is one registry per process. Handles are
 //! created once; the request path never looks a metric up by name.
 
 use arc_swap::ArcSwap;

@@ -1,5 +1,6 @@
-//! TLS, with rustls and ring (pingora's `rustls` feature): the certificates of TLS listeners and
-//! the trust of TLS upstreams.
+//! Beside the data flow, used by `snapshot::compile` (the only step that reads the files it
+//! names) and `app`: TLS, with rustls and ring (pingora's `rustls` feature), the certificates of
+//! TLS listeners and the trust of TLS upstreams.
 //!
 //! - Listeners: [`ListenerCert`] is the listener's rustls certificate resolver. It holds the
 //!   parsed chain and key, and [`CertWatchService`] re-reads the PEM files every few seconds (and
@@ -97,7 +98,7 @@ fn certified_key(
     })
 }
 
-/// Reads and checks a listener's certificate chain and key (what validation reports).
+/// Reads and checks a listener's certificate chain and key.
 pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     certified_key(&read(cert)?, cert, &read(key)?, key)
 }
@@ -364,16 +365,18 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
 }
 
 impl UpstreamTrust {
-    /// `ca`: the extra CA file (already resolved against the configuration directory).
+    /// `ca`: the certificates of the extra CA file (see [`load_ca_file`]).
     /// `system_roots`: also trust the system's roots (the usual case).
-    pub fn build(ca: Option<&Path>, system_roots: bool) -> Result<UpstreamTrust, String> {
-        let Some(ca) = ca else {
+    pub fn build(
+        ca: Option<Vec<CertificateDer<'static>>>,
+        system_roots: bool,
+    ) -> Result<UpstreamTrust, String> {
+        let Some(mut ders) = ca else {
             if !system_roots {
-                return Err("upstream_tls: system_roots: false needs a ca file to trust".into());
+                return Err("system_roots: false needs a ca file to trust".into());
             }
             return Ok(UpstreamTrust::default());
         };
-        let mut ders = load_ca_file(ca)?;
         if system_roots {
             let native = pingora::tls::load_native_certs()
                 .map_err(|e| format!("cannot load the system's CA certificates: {e}"))?;
@@ -501,7 +504,7 @@ mod tests {
         let (stranger, stranger_key) = self_signed("a.test");
         // The self-signed certificate is its own CA.
         let ca = write(dir.path(), "ca.pem", &cert);
-        let trust = UpstreamTrust::build(Some(&ca), false).unwrap();
+        let trust = UpstreamTrust::build(Some(load_ca_file(&ca).unwrap()), false).unwrap();
         let verified = PeerTls {
             verify: true,
             trust: trust.clone(),
@@ -524,9 +527,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, _) = self_signed("ca.test");
         let ca = write(dir.path(), "ca.pem", &cert);
-        let only = UpstreamTrust::build(Some(&ca), false).unwrap();
+        let only = UpstreamTrust::build(Some(load_ca_file(&ca).unwrap()), false).unwrap();
         assert_eq!(only.ca.as_ref().unwrap().len(), 1);
-        let with_system = UpstreamTrust::build(Some(&ca), true).unwrap();
+        let with_system = UpstreamTrust::build(Some(load_ca_file(&ca).unwrap()), true).unwrap();
         // The CA, plus whatever roots this machine has.
         assert!(with_system.ca.as_ref().unwrap().len() >= only.ca.as_ref().unwrap().len());
         assert!(UpstreamTrust::build(None, true).unwrap().ca.is_none());

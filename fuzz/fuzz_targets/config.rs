@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(raw) = config::parse_sources(&set) {
         let problems = config::validate::validate(&raw);
         if !problems.has_errors() {
-            let _ = stagecraft::snapshot::compile(&raw, 1);
+            let _ = stagecraft::snapshot::compile(&raw, &Default::default(), 1);
         }
     }
 });

@@ -1,5 +1,5 @@
-//! `stagecraft canary`: sets or removes a stage's canary. Prints the canary's deployment id on
-//! stdout (nothing for `--remove`).
+//! Part of `cli`, beside the data flow: `stagecraft canary`: sets or removes a stage's canary.
+//! Prints the canary's deployment id on stdout (nothing for `--remove`).
 
 use super::{emit, failed, warn, ConfigArg};
 use crate::deploy::CanaryRequest;

@@ -1,5 +1,5 @@
-//! `stagecraft deploy`: prints only the new deployment's id on stdout, so a script can capture
-//! it; what happened goes to stderr.
+//! Part of `cli`, beside the data flow: `stagecraft deploy`: prints only the new deployment's id on
+//! stdout, so a script can capture it; what happened goes to stderr.
 
 use super::{emit, failed, warn, ConfigArg};
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
-//! `stagecraft diff`: one line per added (`+`), removed (`-`) and changed (`~`) route, or
-//! `--json` for scripts. Exit 0 either way: a difference is not an error.
+//! Part of `cli`, beside the data flow: `stagecraft diff`: one line per added (`+`), removed (`-`)
+//! and changed (`~`) route, or `--json` for scripts. Exit 0 either way: a difference is not an
+//! error.
 
 use super::{emit, failed, print_json, ConfigArg};
 use serde_json::Value;

@@ -1,5 +1,5 @@
-//! `stagecraft history`: a table for people (oldest first, `*` on the current deployment), or
-//! `--json` for scripts.
+//! Part of `cli`, beside the data flow: `stagecraft history`: a table for people (oldest first, `*`
+//! on the current deployment), or `--json` for scripts.
 
 use super::{emit, failed, print_json, ConfigArg};
 use std::process::ExitCode;

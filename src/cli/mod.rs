@@ -133,22 +133,9 @@ fn print_json(value: &impl serde::Serialize) -> ExitCode {
 
 /// Everything a reload checks, plus the drafts in `apis/` (which the proxy never reads).
 fn validate(dir: &std::path::Path) -> ExitCode {
-    let result = config::read_sources(dir, Scope::All)
-        .and_then(|sources| config::parse_sources(&sources))
-        .and_then(|raw| {
-            // Compile even when validation failed, so problems that only show per stage (URIs,
-            // backends) are reported in the same run.
-            let mut problems = config::validate::validate(&raw);
-            match crate::snapshot::compile(&raw, 0) {
-                Ok(snap) => problems.0.extend(snap.warnings),
-                Err(more) => problems.extend(more),
-            }
-            if problems.has_errors() {
-                Err(problems)
-            } else {
-                Ok(problems)
-            }
-        });
+    let result = crate::snapshot::load::load(dir, Scope::All, &Default::default(), 0)
+        .map(|loaded| config::Problems(loaded.snapshot.warnings))
+        .map_err(config::Problems::from);
     match result {
         Ok(warnings) => {
             for w in &warnings.0 {

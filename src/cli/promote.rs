@@ -1,4 +1,5 @@
-//! `stagecraft promote`: prints the deployment the stage now serves on stdout.
+//! Part of `cli`, beside the data flow: `stagecraft promote`: prints the deployment the stage now
+//! serves on stdout.
 
 use super::{emit, failed, warn, ConfigArg};
 use std::process::ExitCode;

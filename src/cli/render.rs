@@ -1,6 +1,7 @@
-//! `stagecraft render CASE.json`: renders one mapping template exactly as the gateway would,
-//! so users can test a template before deploying it. Prints the rendered text with no added
-//! newline; exits 1 with `line:column: message` on a template syntax error.
+//! Part of `cli`, beside the data flow: `stagecraft render CASE.json`: renders one mapping template
+//! exactly as the gateway would, so users can test a template before deploying it. Prints the
+//! rendered text with no added newline; exits 1 with `line:column: message` on a template syntax
+//! error.
 
 use std::io::Write;
 use std::path::Path;

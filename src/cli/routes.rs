@@ -1,6 +1,6 @@
-//! `stagecraft routes`: per stage (and canary), each route, its integration type and where its
-//! URI resolves, e.g. `backend://orders:live/x -> v1 95% [127.0.0.1:9001], v2 5% [...]`; or
-//! `--json` for scripts (one object per route).
+//! Part of `cli`, beside the data flow: `stagecraft routes`: per stage (and canary), each route,
+//! its integration type and where its URI resolves, e.g. `backend://orders:live/x -> v1 95%
+//! [127.0.0.1:9001], v2 5% [...]`; or `--json` for scripts (one object per route).
 
 use super::{emit, failed, print_json, ConfigArg};
 use crate::deploy::RouteRow;

@@ -1,6 +1,6 @@
-//! Integrity of deployment files: `stagecraft deploy` writes `hash: "sha256:..."` into every
-//! deployment, and validation (so `validate` and every reload) rejects a deployment whose text no
-//! longer matches it. A deployment is immutable by contract; this catches the accidental edit
+//! Part of the first stage of the data flow (`config`): integrity of deployment files.
+//! `stagecraft deploy` writes `hash: "sha256:..."` into every deployment, and validation (so
+//! `validate` and every reload) rejects a deployment whose text no longer matches it. A deployment is immutable by contract; this catches the accidental edit
 //! (a fix made in the wrong file, a bad merge) before it is served. It is not a signature: a file
 //! without a `hash` line is a valid hand-written deployment, so removing the line is always
 //! possible on purpose.

@@ -1,11 +1,21 @@
 //! First stage of the data flow: the configuration directory on disk -> `RawConfig`, the serde
-//! model of its files (`model`), plus the semantic checks (`validate`) that name the file and line
-//! a user must fix. Pure: no sockets, no pingora. `snapshot` compiles what this module accepts.
+//! model of its files (`model`) with every string that has a syntax of its own parsed once into
+//! a typed value (`typed`: routes, URIs, sticky keys, access-log formats, addresses, parameter
+//! mappings), plus the checks of what refers to what and of the AWS rules (`validate`), which
+//! name the file and line a user must fix. Pure: no sockets, no pingora, no file but the
+//! configuration's own. Uses no other module of the crate: `snapshot` compiles what this module
+//! accepts, and `deploy` writes what it reads.
 
+pub mod access_log;
+pub mod addr;
 pub mod integrity;
+pub mod mapping;
 pub mod model;
+pub mod names;
 pub mod problem;
 pub mod route;
+pub mod sticky;
+pub mod typed;
 pub mod uri;
 pub mod validate;
 
@@ -54,6 +64,24 @@ pub struct SourceSet {
     pub files: Vec<SourceFile>,
     /// `sha256:` of every file's path and contents: equal hashes mean nothing changed.
     pub hash: String,
+}
+
+impl SourceSet {
+    /// Files that exist only in memory, as if read from a directory that does not exist.
+    #[cfg(test)]
+    pub(crate) fn in_memory(files: &[(&str, &str)]) -> SourceSet {
+        SourceSet {
+            dir: "/nonexistent".into(),
+            files: files
+                .iter()
+                .map(|(rel, text)| SourceFile {
+                    rel: rel.to_string(),
+                    text: text.to_string(),
+                })
+                .collect(),
+            hash: "sha256:test".into(),
+        }
+    }
 }
 
 /// Hidden files, editor swap/backup files and Kubernetes' `..data` folders are never configuration.
@@ -152,12 +180,16 @@ pub struct RawConfig {
     pub deployment_texts: BTreeMap<String, String>,
 }
 
-/// Parses one YAML file into `T`, turning a syntax or shape error into a located problem.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(file: &SourceFile) -> Result<T, Problem> {
-    serde_saphyr::from_str::<T>(&file.text).map_err(|e| {
+/// Parses one YAML file into `T`, turning a syntax or shape error into a located problem. The
+/// strings with a syntax of their own are parsed too (`typed`); their errors stay in the model
+/// for `validate` to report with every other problem.
+pub fn parse_yaml<T: FileModel>(file: &SourceFile) -> Result<T, Problem> {
+    let mut model = serde_saphyr::from_str::<T>(&file.text).map_err(|e| {
         let line = e.location().map(|l| l.line());
         Problem::error(file.rel.clone(), line, yaml_message(&e))
-    })
+    })?;
+    model.explain();
+    Ok(model)
 }
 
 /// serde-saphyr renders errors with a source snippet; a problem line wants the first sentence.
@@ -219,18 +251,5 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
             deployment_texts,
         }),
         _ => Err(problems),
-    }
-}
-
-/// Reads, parses and validates a directory: what `stagecraft validate` and every reload run
-/// before compiling. Warnings come back with the config; errors replace it.
-pub fn load(dir: &Path, scope: Scope) -> Result<(RawConfig, Problems), Problems> {
-    let sources = read_sources(dir, scope)?;
-    let raw = parse_sources(&sources)?;
-    let problems = validate::validate(&raw);
-    if problems.has_errors() {
-        Err(problems)
-    } else {
-        Ok((raw, problems))
     }
 }

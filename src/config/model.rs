@@ -1,9 +1,19 @@
-//! The serde model of the configuration directory: exactly what the YAML files say, with source
-//! locations kept (`Spanned`) so that validation can point at the line a user must fix.
-//! Nothing here is interpreted; `config::validate` checks meaning and `snapshot` compiles it.
+//! Part of the first stage of the data flow: the serde model of the configuration directory,
+//! what the YAML files say, with source locations kept (`Spanned`, `Typed`) so that validation
+//! can point at the line a user must fix. Strings with a syntax of their own are parsed as the
+//! file is read (`Typed`); `config::validate` checks what refers to what and `snapshot`
+//! compiles it.
 
+use super::access_log::Format;
+use super::addr::{AdminAddr, ListenAddr, Target};
+use super::mapping::{parse_request_parameter, parse_response_header};
+use super::mapping::{RequestParameter, ResponseHeader};
+use super::route::RouteSpec;
+use super::sticky::StickyKey;
+use super::typed::{line_of, Typed};
+use super::uri::IntegrationUri;
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
@@ -20,7 +30,7 @@ pub struct GatewayFile {
     #[serde(default)]
     pub upstream_tls: Option<Located<UpstreamTlsDef>>,
     #[serde(default)]
-    pub admin: Option<Located<String>>,
+    pub admin: Option<Typed<AdminAddr>>,
     #[serde(default)]
     pub threads: Option<Located<usize>>,
     /// SIGTERM: in-flight requests get at most this long to finish (default 30).
@@ -79,13 +89,13 @@ pub struct BackendDef {
     /// `header:NAME` or `cookie:NAME`: every alias of this backend picks the version by a hash of
     /// that value, so a client keeps talking to one version.
     #[serde(default)]
-    pub sticky: Option<Located<String>>,
+    pub sticky: Option<Typed<StickyKey>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VersionDef {
-    pub targets: Vec<Located<String>>,
+    pub targets: Vec<Typed<Target>>,
     /// `true` or `{verify: BOOL}`: the targets speak TLS (SNI and verification by target host).
     #[serde(default)]
     pub tls: Option<Located<VersionTlsDef>>,
@@ -137,7 +147,7 @@ pub struct DeploymentFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteDef {
-    pub route: Located<String>,
+    pub route: Typed<RouteSpec>,
     pub integration: IntegrationDef,
     /// Overrides the stage's throttle for this route (its own bucket).
     #[serde(default)]
@@ -174,9 +184,10 @@ pub struct IntegrationDef {
     #[serde(rename = "type")]
     pub kind: Located<IntegrationType>,
     #[serde(default)]
-    pub uri: Option<Located<String>>,
-    #[serde(default)]
-    pub request_parameters: BTreeMap<String, Located<String>>,
+    pub uri: Option<Typed<IntegrationUri>>,
+    /// `target: source` entries, in target order.
+    #[serde(default, deserialize_with = "request_parameters")]
+    pub request_parameters: Vec<Typed<RequestParameter>>,
     /// In file order: with no Accept match, the first response template is used.
     #[serde(default)]
     pub request_templates: IndexMap<String, Located<String>>,
@@ -194,8 +205,9 @@ pub struct IntegrationResponseDef {
     #[serde(default)]
     pub selection_pattern: Option<Located<String>>,
     pub status: Located<u16>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, Located<String>>,
+    /// `name: source` entries, in name order.
+    #[serde(default, deserialize_with = "response_headers")]
+    pub headers: Vec<Typed<ResponseHeader>>,
     /// In file order: with no Accept match, the first is used (as AWS does).
     #[serde(default)]
     pub templates: IndexMap<String, Located<String>>,
@@ -231,7 +243,7 @@ pub struct StageFile {
 #[serde(deny_unknown_fields)]
 pub struct AccessLogDef {
     #[serde(default)]
-    pub format: Option<Located<String>>,
+    pub format: Option<Typed<Format>>,
     #[serde(default)]
     pub path: Option<Located<String>>,
 }
@@ -247,7 +259,7 @@ pub struct CanaryDef {
     /// `header:NAME` or `cookie:NAME`: the split follows a hash of that value instead of chance,
     /// so one client stays on one side.
     #[serde(default)]
-    pub sticky: Option<Located<String>>,
+    pub sticky: Option<Typed<StickyKey>>,
 }
 
 /// A token bucket: `rate` requests per second on average, `burst` at once.
@@ -286,7 +298,8 @@ pub struct HistoryEntry {
 /// untagged enum: serde buffers untagged input, which loses the lines `Located` keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenDef {
-    pub addr: String,
+    /// On the line of its entry (see `GatewayFile::explain`).
+    pub addr: Typed<ListenAddr>,
     pub tls: Option<ListenTlsDef>,
 }
 
@@ -318,7 +331,7 @@ impl<'de> Deserialize<'de> for ListenDef {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ListenDef, E> {
                 Ok(ListenDef {
-                    addr: v.to_string(),
+                    addr: Typed::new(v, None),
                     tls: None,
                 })
             }
@@ -328,7 +341,7 @@ impl<'de> Deserialize<'de> for ListenDef {
             ) -> Result<ListenDef, A::Error> {
                 let m = ListenMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(ListenDef {
-                    addr: m.addr,
+                    addr: Typed::new(m.addr, None),
                     tls: m.tls,
                 })
             }
@@ -395,5 +408,96 @@ impl<'de> Deserialize<'de> for VersionTlsDef {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A mapping whose entries parse as key and value together, each kept with the value's line.
+fn entries<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: fn(&str, &str) -> Result<T, String>,
+) -> Result<Vec<Typed<T>>, D::Error> {
+    let map = BTreeMap::<String, Located<String>>::deserialize(d)?;
+    Ok(map
+        .into_iter()
+        .map(|(key, value)| {
+            let parsed = parse(&key, &value.value);
+            let line = line_of(&value);
+            Typed::from_parts(value.value, line, parsed)
+        })
+        .collect())
+}
+
+fn request_parameters<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Typed<RequestParameter>>, D::Error> {
+    entries(d, parse_request_parameter)
+}
+
+fn response_headers<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Typed<ResponseHeader>>, D::Error> {
+    entries(d, parse_response_header)
+}
+
+/// A file of the configuration directory as `parse_yaml` reads it.
+pub trait FileModel: serde::de::DeserializeOwned {
+    /// Says what each value that did not parse belongs to, in its error: only the file as a
+    /// whole knows (a backend's name is its key). Runs once, right after the file is read.
+    fn explain(&mut self) {}
+}
+
+impl FileModel for GatewayFile {
+    fn explain(&mut self) {
+        for l in &mut self.listen {
+            let line = line_of(l);
+            l.value.addr.place(line);
+        }
+        for (bname, b) in &mut self.backends {
+            if let Some(s) = &mut b.value.sticky {
+                s.explain(|e| format!("backend {bname:?}: {e}"));
+            }
+            for (vname, v) in &mut b.value.versions {
+                for t in &mut v.value.targets {
+                    t.explain(|e| {
+                        format!(
+                            "{e} in backend {bname:?} version {vname:?}: expected \"host:port\""
+                        )
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl FileModel for StageFile {
+    fn explain(&mut self) {
+        if let Some(s) = self.canary.as_mut().and_then(|c| c.sticky.as_mut()) {
+            s.explain(|e| format!("canary: {e}"));
+        }
+    }
+}
+
+impl FileModel for ApiFile {
+    fn explain(&mut self) {
+        self.routes.iter_mut().for_each(RouteDef::explain);
+    }
+}
+
+impl FileModel for DeploymentFile {
+    fn explain(&mut self) {
+        self.routes.iter_mut().for_each(RouteDef::explain);
+    }
+}
+
+impl RouteDef {
+    fn explain(&mut self) {
+        let route = self.route.text();
+        let i = &mut self.integration;
+        for p in &mut i.request_parameters {
+            p.explain(|e| format!("route {route:?}: {e}"));
+        }
+        for h in i.responses.iter_mut().flat_map(|r| r.headers.iter_mut()) {
+            h.explain(|e| format!("route {route:?}: {e}"));
+        }
     }
 }

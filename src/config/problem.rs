@@ -1,6 +1,7 @@
-//! A problem found while loading or validating the configuration directory: the file (relative to
-//! the directory), the line when known, and what is wrong. Everything downstream of `config`
-//! reports through this one type so that `validate`, reload logs and `/config` read alike.
+//! Part of the first stage of the data flow (`config`), and what every later step reports with: a
+//! problem found while loading or validating the configuration directory: the file (relative to the
+//! directory), the line when known, and what is wrong. Everything downstream of `config` reports
+//! through this one type so that `validate`, reload logs and `/config` read alike.
 
 use std::fmt;
 

@@ -1,6 +1,8 @@
-//! Route syntax: `"METHOD /path/{param}/{proxy+}"` parsed into a typed `RouteSpec`.
-//! Used by validation (to report bad syntax) and by the snapshot compiler (to build the router).
+//! Part of the first stage of the data flow: route syntax, `"METHOD /path/{param}/{proxy+}"`
+//! parsed into a typed `RouteSpec` when a file is read. Validation reports bad syntax and
+//! clashes; the snapshot compiler builds the router from the parsed routes.
 
+use super::typed::Syntax;
 use std::fmt;
 
 /// HTTP methods a route can name; `Any` matches every method.
@@ -203,6 +205,18 @@ pub fn parse_route(s: &str) -> Result<RouteSpec, String> {
         }
     }
     Ok(RouteSpec { method, segments })
+}
+
+impl Syntax for RouteSpec {
+    fn parse(text: &str) -> Result<RouteSpec, String> {
+        parse_route(text)
+    }
+}
+
+/// Two routes of one file with the same method and path shape: reported by validation, and by
+/// compiling when it builds the router anyway (in the same words, so it is said once).
+pub fn duplicate(route: &str, first_line: u64) -> String {
+    format!("duplicate route {route:?}: the same method and path as the route on line {first_line}")
 }
 
 #[cfg(test)]

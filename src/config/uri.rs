@@ -1,7 +1,12 @@
-//! Integration URIs: `http://host:port/path`, `https://...` and `backend://NAME:SELECTOR/path`,
-//! with `${stageVariables.x}` placeholders (substituted per stage when the snapshot is compiled)
-//! and `{param}` placeholders (filled per request from the matched route).
+//! Part of the first stage of the data flow: integration URIs, `http://host:port/path`,
+//! `https://...` and `backend://NAME:SELECTOR/path`, with `${stageVariables.x}` placeholders
+//! (substituted per stage when the snapshot is compiled) and `{param}` placeholders (filled per
+//! request from the matched route). A URI is parsed once when its file is read
+//! (`IntegrationUri`); one that uses stage variables is parsed again only in its substituted
+//! form, once per stage.
 
+use super::typed::Syntax;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A URI as written, split into literal text and stage-variable references.
@@ -32,7 +37,7 @@ impl UriTemplate {
                 .find('}')
                 .ok_or_else(|| format!("invalid uri {s:?}: unclosed ${{stageVariables."))?;
             let name = &after[..end];
-            if !super::validate::valid_variable_name(name) {
+            if !super::names::valid_variable_name(name) {
                 return Err(format!(
                     "invalid uri {s:?}: bad stage variable name {name:?} in ${{stageVariables.{name}}}"
                 ));
@@ -100,6 +105,71 @@ impl TargetUri {
             PathPiece::Param(n) => Some(n.as_str()),
             PathPiece::Text(_) => None,
         })
+    }
+}
+
+/// An integration's `uri:` as written. Without stage variables it is the same for every stage
+/// and parsed whole right away; with them, only the placeholders are, until a stage's
+/// variables are known (`resolve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationUri {
+    template: UriTemplate,
+    fixed: Option<TargetUri>,
+}
+
+/// An integration URI with a stage's variables substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved<'a> {
+    /// The URI as it reads with the variables.
+    pub uri: String,
+    pub target: Cow<'a, TargetUri>,
+}
+
+/// Why an integration URI does not resolve for a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// The stage does not define these variables.
+    Missing(Vec<String>),
+    /// The substituted URI does not parse.
+    Invalid { uri: String, error: String },
+}
+
+impl IntegrationUri {
+    pub fn uses_stage_variables(&self) -> bool {
+        self.fixed.is_none()
+    }
+
+    /// The target of a URI without stage variables.
+    pub fn fixed(&self) -> Option<&TargetUri> {
+        self.fixed.as_ref()
+    }
+
+    /// The URI with `vars` substituted, and where it points.
+    pub fn resolve(&self, vars: &BTreeMap<String, String>) -> Result<Resolved<'_>, Unresolved> {
+        let uri = self
+            .template
+            .substitute(vars)
+            .map_err(Unresolved::Missing)?;
+        let target = match &self.fixed {
+            Some(t) => Cow::Borrowed(t),
+            None => match parse_target(&uri) {
+                Ok(t) => Cow::Owned(t),
+                Err(error) => return Err(Unresolved::Invalid { uri, error }),
+            },
+        };
+        Ok(Resolved { uri, target })
+    }
+}
+
+impl Syntax for IntegrationUri {
+    fn parse(text: &str) -> Result<IntegrationUri, String> {
+        let template = UriTemplate::parse(text)?;
+        let fixed = if template.uses_stage_variables() {
+            None
+        } else {
+            Some(parse_target(text)?)
+        };
+        Ok(IntegrationUri { template, fixed })
     }
 }
 
@@ -283,6 +353,34 @@ mod tests {
         assert_eq!(t.param_names().collect::<Vec<_>>(), ["id", "proxy"]);
         let root = parse_target("backend://orders:v1").unwrap();
         assert_eq!(root.path, vec![PathPiece::Text("/".into())]);
+    }
+
+    #[test]
+    fn integration_uris_parse_once_and_resolve_per_stage() {
+        let fixed = <IntegrationUri as Syntax>::parse("http://h:81/x/{id}").unwrap();
+        assert!(!fixed.uses_stage_variables());
+        let r = fixed.resolve(&vars(&[])).unwrap();
+        assert!(matches!(r.target, Cow::Borrowed(_)));
+        assert_eq!(r.uri, "http://h:81/x/{id}");
+        let per_stage = <IntegrationUri as Syntax>::parse("${stageVariables.u}/x").unwrap();
+        assert!(per_stage.uses_stage_variables());
+        assert_eq!(
+            per_stage.resolve(&vars(&[])),
+            Err(Unresolved::Missing(vec!["u".into()]))
+        );
+        let r = per_stage
+            .resolve(&vars(&[("u", "backend://b:v1")]))
+            .unwrap();
+        assert_eq!(r.uri, "backend://b:v1/x");
+        assert!(matches!(
+            per_stage.resolve(&vars(&[("u", "nope")])),
+            Err(Unresolved::Invalid { .. })
+        ));
+        for bad in ["htp:/x", "http://h/${stageVariables.a-b}"] {
+            assert!(<IntegrationUri as Syntax>::parse(bad)
+                .unwrap_err()
+                .starts_with("invalid uri"));
+        }
     }
 
     #[test]

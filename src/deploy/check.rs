@@ -1,9 +1,10 @@
-//! Before anything is written: the configuration as the command would leave it, put through the
-//! parse, validation and compilation a reload runs. A command whose result the proxy would
-//! reject writes nothing and names the problems instead.
+//! Part of `deploy`, beside the data flow: before anything is written: the configuration as the
+//! command would leave it, put through the load pipeline a reload runs (`snapshot::load`). A
+//! command whose result the proxy would reject writes nothing and names the problems instead.
 
 use super::Error;
 use crate::config::{self, Problem, Problems, Scope, SourceFile};
+use crate::snapshot::load::{load_sources, Rejected};
 use std::path::Path;
 
 /// The draft a deploy copies, so that problems in the new deployment are reported on the
@@ -32,19 +33,18 @@ pub fn after(dir: &Path, changed: &[SourceFile], draft: Option<&Draft>) -> Resul
     if let Some(d) = draft {
         sources.files.push(d.file.clone());
     }
-    let mut problems = match config::parse_sources(&sources) {
-        Err(p) => p,
-        Ok(raw) => {
-            let mut p = config::validate::validate(&raw);
+    let mut problems = match load_sources(&sources, &Default::default(), 0) {
+        Ok(loaded) => Problems(loaded.snapshot.warnings),
+        Err(Rejected {
+            mut validation,
+            compilation,
+        }) => {
             if let Some(d) = draft {
                 // The deployment holds the draft's routes, which are validated in the draft.
-                p.0.retain(|x| x.file != d.deployment_rel);
+                validation.0.retain(|x| x.file != d.deployment_rel);
             }
-            match crate::snapshot::compile(&raw, 0) {
-                Ok(snap) => p.0.extend(snap.warnings),
-                Err(more) => p.extend(more),
-            }
-            p
+            validation.extend(compilation);
+            validation
         }
     };
     if let Some(d) = draft {

@@ -1,5 +1,6 @@
-//! `stagecraft deploy`: the draft `apis/API.yaml` becomes a new immutable deployment `API-N`,
-//! and the stage points at it (created if missing, as AWS's CreateDeployment does).
+//! Part of `deploy`, beside the data flow: `stagecraft deploy`: the draft `apis/API.yaml` becomes a
+//! new immutable deployment `API-N`, and the stage points at it (created if missing, as AWS's
+//! CreateDeployment does).
 
 use super::check::{self, Draft};
 use super::deployment::{self, compose};

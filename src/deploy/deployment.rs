@@ -1,4 +1,5 @@
-//! Deployment files: composing one from a draft, choosing its id, reading one back.
+//! Part of `deploy`, beside the data flow: deployment files: composing one from a draft, choosing
+//! its id, reading one back.
 //!
 //! A deployment is a header (`api`, `created`, `description`, `hash`) followed by the draft's
 //! text copied verbatim, comments and layout included, so that `diff apis/shop.yaml
@@ -201,7 +202,7 @@ mod tests {
         let c = compose("shop", "t", None, "apis/shop.yaml", flow).unwrap();
         assert_eq!(c.draft_offset, None);
         let d: DeploymentFile = serde_saphyr::from_str(&c.text).unwrap();
-        assert_eq!(d.routes[0].route.value, "GET /a");
+        assert_eq!(d.routes[0].route.text(), "GET /a");
         assert_eq!(integrity::check(&c.text), Ok(()));
     }
 

@@ -1,6 +1,6 @@
-//! `stagecraft diff`: what deploying the draft would change on a stage. Routes are matched by
-//! their key (method and path, as `GET /orders/{id}`); a route whose integration differs as
-//! data (formatting and comments do not count) is changed.
+//! Part of `deploy`, beside the data flow: `stagecraft diff`: what deploying the draft would change
+//! on a stage. Routes are matched by their key (method and path, as `GET /orders/{id}`); a route
+//! whose integration differs as data (formatting and comments do not count) is changed.
 
 use super::deployment::{load_for, routes_of};
 use super::stage::StageDoc;

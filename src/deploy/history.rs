@@ -1,5 +1,6 @@
-//! `stagecraft history`: every deployment a stage has served, oldest first, with the time it
-//! started serving and the deployment's description; the one serving now is marked.
+//! Part of `deploy`, beside the data flow: `stagecraft history`: every deployment a stage has
+//! served, oldest first, with the time it started serving and the deployment's description; the one
+//! serving now is marked.
 
 use super::deployment;
 use super::stage::StageDoc;

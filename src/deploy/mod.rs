@@ -64,7 +64,7 @@ impl Error {
 /// Names of APIs, stages and deployments: they become file names, so they follow the stage-name
 /// rule (letters, digits, `-`, `_`), which also keeps them from escaping the directory.
 fn check_name(what: &str, name: &str) -> Result<(), Error> {
-    if crate::config::validate::valid_stage_name(name) {
+    if crate::config::names::valid_stage_name(name) {
         Ok(())
     } else {
         Err(Error::refused(format!(

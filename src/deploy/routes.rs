@@ -1,12 +1,13 @@
-//! `stagecraft routes`: what each stage serves. For every route of a stage's deployment (and of
-//! its canary): the integration type, its URI with the stage variables substituted, and where
-//! that URI goes: the versions of a backend alias with their share and targets, or the host of
-//! an `http://` URI. The directory must load (validate and compile) as the proxy would load it.
+//! Part of `deploy`, beside the data flow: `stagecraft routes`: what each stage serves. For every
+//! route of a stage's deployment (and of its canary): the integration type, its URI with the stage
+//! variables substituted, and where that URI goes: the versions of a backend alias with their share
+//! and targets, or the host of an `http://` URI. The directory must load (validate and compile) as
+//! the proxy would load it.
 
 use super::Error;
-use crate::config::route::parse_route;
-use crate::config::uri::{parse_target, Endpoint, UriTemplate};
-use crate::config::{self, RawConfig, RouteDef, Scope};
+use crate::config::uri::{Endpoint, Unresolved};
+use crate::config::{RawConfig, RouteDef, Scope};
+use crate::snapshot::load::load;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -93,7 +94,13 @@ fn versions(raw: &RawConfig, endpoint: &Endpoint) -> Result<Vec<VersionRow>, Str
             targets: b
                 .versions
                 .get(&v)
-                .map(|ver| ver.value.targets.iter().map(|t| t.value.clone()).collect())
+                .map(|ver| {
+                    ver.value
+                        .targets
+                        .iter()
+                        .map(|t| t.text().to_string())
+                        .collect()
+                })
                 .unwrap_or_default(),
             name: Some(v),
             weight,
@@ -117,9 +124,10 @@ struct Side<'a> {
 }
 
 fn row(raw: &RawConfig, side: &Side, def: &RouteDef) -> RouteRow {
-    let route = parse_route(&def.route.value)
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| def.route.value.clone());
+    let route = def
+        .route
+        .get()
+        .map_or_else(|_| def.route.text().to_string(), ToString::to_string);
     let mut out = RouteRow {
         stage: side.stage.to_string(),
         base_path: side.base_path.clone(),
@@ -137,14 +145,23 @@ fn row(raw: &RawConfig, side: &Side, def: &RouteDef) -> RouteRow {
     let Some(uri) = &def.integration.uri else {
         return out;
     };
-    let resolved = UriTemplate::parse(&uri.value).and_then(|t| {
-        t.substitute(&side.variables)
-            .map_err(|missing| format!("undefined stage variable(s) {}", missing.join(", ")))
-    });
-    let target = resolved.and_then(|u| {
-        out.uri = Some(u.clone());
-        parse_target(&u)
-    });
+    let target =
+        uri.get()
+            .map_err(str::to_string)
+            .and_then(|uri| match uri.resolve(&side.variables) {
+                Ok(r) => {
+                    out.uri = Some(r.uri);
+                    Ok(r.target.into_owned())
+                }
+                Err(Unresolved::Missing(missing)) => Err(format!(
+                    "undefined stage variable(s) {}",
+                    missing.join(", ")
+                )),
+                Err(Unresolved::Invalid { uri, error }) => {
+                    out.uri = Some(uri);
+                    Err(error)
+                }
+            });
     match target.and_then(|t| {
         out.endpoint = Some(match &t.endpoint {
             Endpoint::Backend { name, selector } => format!("backend://{name}:{selector}"),
@@ -165,14 +182,10 @@ pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
         what: format!("{} does not load", dir.display()),
         problems,
     };
-    let sources = config::read_sources(dir, Scope::Served).map_err(invalid)?;
-    let raw = config::parse_sources(&sources).map_err(invalid)?;
-    let problems = config::validate::validate(&raw);
-    if problems.has_errors() {
-        return Err(invalid(problems));
-    }
-    // What the proxy would compile: a directory it would reject has nothing to show.
-    crate::snapshot::compile(&raw, 0).map_err(invalid)?;
+    // What the proxy would load: a directory it would reject has nothing to show.
+    let raw = load(dir, Scope::Served, &Default::default(), 0)
+        .map_err(|r| invalid(r.into()))?
+        .raw;
     let mut rows = Vec::new();
     for (name, s) in &raw.stages {
         let variables: BTreeMap<String, String> = s

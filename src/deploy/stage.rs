@@ -1,5 +1,6 @@
-//! A stage file as the lifecycle commands see it: its text (edited, never regenerated, see
-//! `yaml`), its parsed model, and the history entries a switch of deployment adds.
+//! Part of `deploy`, beside the data flow: a stage file as the lifecycle commands see it: its text
+//! (edited, never regenerated, see `yaml`), its parsed model, and the history entries a switch of
+//! deployment adds.
 
 use super::yaml::{self, Change, Edited, Yaml};
 use super::{check_name, files, Error};

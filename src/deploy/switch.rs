@@ -1,6 +1,6 @@
-//! The commands that change which deployments a stage serves without creating one: `rollback`,
-//! `canary` and `promote`. Each reads the stage under the lock, checks the result like a reload
-//! would, and rewrites only the keys it owns.
+//! Part of `deploy`, beside the data flow: the commands that change which deployments a stage
+//! serves without creating one: `rollback`, `canary` and `promote`. Each reads the stage under the
+//! lock, checks the result like a reload would, and rewrites only the keys it owns.
 
 use super::check;
 use super::deployment::load_for;
@@ -8,9 +8,9 @@ use super::files::DirLock;
 use super::stage::StageDoc;
 use super::yaml::{Change, Yaml};
 use super::{check_name, Error};
-use crate::config::validate::{valid_variable_name, valid_variable_value};
+use crate::config::names::{valid_variable_name, valid_variable_value};
+use crate::config::sticky::StickyKey;
 use crate::config::{Problems, StageFile};
-use crate::snapshot::sticky::StickyKey;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -175,7 +175,7 @@ pub fn set_canary(dir: &Path, stage: &str, req: &CanaryRequest) -> Result<Canary
     let sticky = req
         .sticky
         .clone()
-        .or_else(|| current.and_then(|c| c.sticky.as_ref().map(|s| s.value.clone())));
+        .or_else(|| current.and_then(|c| c.sticky.as_ref().map(|s| s.text().to_string())));
     load_for(dir, &deployment, &m.api.value, stage)?;
 
     let mut block = vec![

@@ -1,8 +1,9 @@
-//! Editing stage files without losing what people wrote in them. Stage files are hand-written
-//! and commented, so a command changes only the top-level keys it owns (`deployment`,
-//! `history`, `canary`, and `variables` on promote) and leaves every other line, comments
-//! included, as it was: a scalar is replaced in place (keeping its trailing comment), a history
-//! entry or a variable is added as one more line, a canary block is replaced as a whole.
+//! Part of `deploy`, beside the data flow: editing stage files without losing what people wrote in
+//! them. Stage files are hand-written and commented, so a command changes only the top-level keys
+//! it owns (`deployment`, `history`, `canary`, and `variables` on promote) and leaves every other
+//! line, comments included, as it was: a scalar is replaced in place (keeping its trailing
+//! comment), a history entry or a variable is added as one more line, a canary block is replaced as
+//! a whole.
 //!
 //! Every edit is checked: the edited text must parse to exactly the old document with the
 //! intended changes. Layouts the line editor does not handle (a flow-style document, anchors,

@@ -2,39 +2,23 @@
 //! publishes it to the store. Triggers: filesystem events (notify, on the directory and its
 //! subfolders, so renames and ConfigMap `..data` swaps are seen), SIGHUP, and a slow poll in case
 //! events are lost. Every trigger ends in the same `Reloader::reload`, which reads the files,
-//! compares their content hash and only then parses, validates, compiles and publishes. A
-//! failure changes nothing but the log and the failure count.
+//! compares their content hash and only then puts them through the one load pipeline
+//! (`snapshot::load`) and publishes. A failure changes nothing but the log and the failure count.
+//! The reloader owns the state carried from one snapshot to the next (`snapshot::Carried`).
 
 use crate::config::{self, Scope};
-use crate::snapshot::{self, Snapshot};
+use crate::snapshot::load::load_sources;
+use crate::snapshot::Carried;
 use crate::store::Store;
 use async_trait::async_trait;
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Builds a snapshot from a directory: what `run` does at start and every reload does after.
-pub fn build(dir: &Path, generation: u64) -> Result<Snapshot, config::Problems> {
-    let sources = config::read_sources(dir, Scope::Served)?;
-    build_from(&sources, generation)
-}
-
-fn build_from(sources: &config::SourceSet, generation: u64) -> Result<Snapshot, config::Problems> {
-    let raw = config::parse_sources(sources)?;
-    let mut problems = config::validate::validate(&raw);
-    if problems.has_errors() {
-        return Err(problems);
-    }
-    let mut snap = snapshot::compile(&raw, generation)?;
-    problems.0.append(&mut snap.warnings);
-    snap.warnings = problems.0;
-    Ok(snap)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
@@ -54,22 +38,27 @@ pub enum Outcome {
 pub struct Reloader {
     dir: PathBuf,
     store: Arc<Store>,
+    /// Buckets and target health, handed from each snapshot to the next.
+    carried: Carried,
     /// Hash of the last contents tried, good or bad, so a broken file is reported once, not at
     /// every poll.
     last_tried: Mutex<String>,
 }
 
 impl Reloader {
-    pub fn new(dir: PathBuf, store: Arc<Store>) -> Reloader {
+    /// `store` holds the snapshot `carried` was used to compile (see `app::run`).
+    pub fn new(dir: PathBuf, store: Arc<Store>, carried: Carried) -> Reloader {
         let last_tried = Mutex::new(store.current().hash.clone());
         Reloader {
             dir,
             store,
+            carried,
             last_tried,
         }
     }
 
-    /// Blocking (reads files, may resolve names): call it off the async runtime.
+    /// One reload, start to end, on the calling thread. Blocking (reads files, may resolve
+    /// names): the watcher calls it off the async runtime.
     pub fn reload(&self, trigger: Trigger) -> Outcome {
         let started = Instant::now();
         let sources = match config::read_sources(&self.dir, Scope::Served) {
@@ -85,8 +74,9 @@ impl Reloader {
             return Outcome::Unchanged;
         }
         self.set_last_tried(&sources.hash);
-        match build_from(&sources, current.generation + 1) {
-            Ok(snap) => {
+        match load_sources(&sources, &self.carried, current.generation + 1) {
+            Ok(loaded) => {
+                let snap = loaded.snapshot;
                 for w in &snap.warnings {
                     tracing::warn!("{w}");
                 }
@@ -99,7 +89,7 @@ impl Reloader {
                 tracing::info!(generation, hash = %sources.hash, ?trigger, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "configuration reloaded");
                 Outcome::Published { generation }
             }
-            Err(p) => self.fail(trigger, &p),
+            Err(rejected) => self.fail(trigger, &rejected.into()),
         }
     }
 
@@ -146,9 +136,9 @@ pub struct WatchService {
 }
 
 impl WatchService {
-    pub fn new(dir: PathBuf, store: Arc<Store>) -> WatchService {
+    pub fn new(reloader: Reloader) -> WatchService {
         WatchService {
-            reloader: Arc::new(Reloader::new(dir, store)),
+            reloader: Arc::new(reloader),
             debounce: Duration::from_millis(10),
             poll_every: Duration::from_secs(2),
         }
@@ -262,3 +252,6 @@ impl BackgroundService for WatchService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,19 +1,28 @@
-//! `RawConfig` -> `Snapshot`. Resolves every name once (backends, versions, aliases, target
-//! addresses), substitutes stage variables into URIs and builds the route tables, so that no
-//! request ever parses configuration. Reports what only shows once a stage's variables meet a
-//! deployment's URIs, through the same located `Problem`s as validation.
+//! Second stage of the data flow: a `RawConfig`, its strings already parsed into typed values
+//! by `config`, compiled into an immutable `Snapshot`. Resolves every name once (backends,
+//! versions, aliases, the DNS names of targets), reads the files the configuration names
+//! (listener certificates, the upstream CA file), substitutes stage variables into URIs and
+//! mappings, compiles templates and builds the route tables, so that no request ever parses
+//! configuration. It never parses a string of the files again and drops nothing silently: a
+//! value that did not parse or a reference that does not resolve is reported as a located
+//! `Problem`, in the words of the `config::validate` check it shares (the load pipeline then
+//! says it once), and so is what only shows once a stage's variables meet a deployment's URIs.
 
-use super::mapping::{parse_header_source, parse_request_parameter, ParamMapping, ParamSource};
-use super::sticky::StickyKey;
+use super::mapping::{self, ParamMapping, ParamSource};
 use super::templated::{
     compile_pattern, HttpIntegration, IntegrationResponse, Mapping, Responses, TemplateSet,
 };
+use super::throttle::Bucket;
 use super::upstream::{build_peer, Selector, Version};
 use super::*;
-use crate::config::model::IntegrationDef;
-use crate::config::model::{IntegrationType, RouteDef};
-use crate::config::route::parse_route;
-use crate::config::uri::{parse_target, Endpoint, PathPiece, UriTemplate};
+use crate::config::model::{
+    AccessLogDef, IntegrationDef, IntegrationType, ListenTlsDef, Located, RouteDef, StageFile,
+    ThrottleDef,
+};
+use crate::config::route::{self, RouteSpec};
+use crate::config::typed::{line_of, Typed};
+use crate::config::uri::{Endpoint, PathPiece, Unresolved};
+use crate::config::validate;
 use crate::config::{Problem, Problems, RawConfig, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
 use crate::template::{Limits as TemplateLimits, Template};
 use std::net::ToSocketAddrs;
@@ -25,6 +34,7 @@ struct CompiledBackend {
 
 struct Compiler<'a> {
     raw: &'a RawConfig,
+    carried: &'a Carried,
     problems: Problems,
     backends: BTreeMap<String, CompiledBackend>,
     /// `http://` endpoints shared by every route and stage that names them.
@@ -38,9 +48,16 @@ struct Compiler<'a> {
     upstream_trust: crate::tls::UpstreamTrust,
 }
 
-/// Compiles a validated configuration. `generation` is the number the snapshot will carry.
-/// Errors replace the snapshot; warnings come inside it.
-pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
+/// An integration's upstream, and the backend it belongs to (none for `http://` URIs).
+struct Upstream {
+    target: ProxyIntegration,
+    backend: Option<String>,
+}
+
+/// Compiles a configuration. `generation` is the number the snapshot will carry; `carried` is
+/// the state it shares with the snapshot before it (buckets, target health). Errors replace the
+/// snapshot; warnings come inside it.
+pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Snapshot, Problems> {
     let g = &raw.gateway;
     let limits = Limits {
         max_body_bytes: g.limits.max_body_bytes,
@@ -52,6 +69,7 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
     };
     let mut c = Compiler {
         raw,
+        carried,
         problems: Problems::default(),
         backends: BTreeMap::new(),
         endpoints: HashMap::new(),
@@ -64,34 +82,12 @@ pub fn compile(raw: &RawConfig, generation: u64) -> Result<Snapshot, Problems> {
     };
     c.upstream_trust();
     c.backends();
-    let stages: Vec<Stage> = raw.stages.keys().filter_map(|name| c.stage(name)).collect();
-    let server = ServerSettings {
-        listen: g
-            .listen
-            .iter()
-            .filter_map(|l| {
-                Some(Listener {
-                    addr: l.value.addr.parse().ok()?,
-                    tls: l.value.tls.as_ref().map(|t| ListenerTls {
-                        cert: crate::tls::config_path(&raw.dir, &t.cert.value),
-                        key: crate::tls::config_path(&raw.dir, &t.key.value),
-                    }),
-                })
-            })
-            .collect(),
-        admin: g.admin.as_ref().and_then(|a| a.value.parse().ok()),
-        threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
-        shutdown_grace_seconds: g
-            .shutdown_grace_seconds
-            .as_ref()
-            .map(|s| s.value)
-            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
-        upgrade_sock: g
-            .upgrade_sock
-            .as_ref()
-            .map(|s| s.value.clone())
-            .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
-    };
+    let stages: Vec<Stage> = raw
+        .stages
+        .iter()
+        .filter_map(|(name, s)| c.stage(name, s))
+        .collect();
+    let server = c.server();
     if c.problems.has_errors() {
         return Err(c.problems);
     }
@@ -146,40 +142,141 @@ fn stage_index(stages: &[Stage]) -> (HostIndex, Box<[u32]>) {
     (by_host, any.into_boxed_slice())
 }
 
-fn resolve(target: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = target.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    // DNS happens here, when a snapshot is compiled on the reload thread, never per request.
-    target
+/// `host` and `port` as a socket address: an IP address is itself; a DNS name is resolved here,
+/// when a snapshot is compiled on the reload thread, never per request. `shown` is how the
+/// configuration wrote it.
+fn resolve(host: &str, port: u16, shown: &str) -> Result<SocketAddr, String> {
+    (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {target:?}: {e}"))?
+        .map_err(|e| format!("cannot resolve {shown:?}: {e}"))?
         .next()
-        .ok_or_else(|| format!("{target:?} resolves to no address"))
+        .ok_or_else(|| format!("{shown:?} resolves to no address"))
 }
 
 impl Compiler<'_> {
-    /// Loads `upstream_tls` (validation checked it; a file may have changed since).
+    /// Every problem once: several stages compiling one deployment find the same ones.
+    fn report(&mut self, p: Problem) {
+        if !self.problems.0.contains(&p) {
+            self.problems.push(p);
+        }
+    }
+
+    fn report_all(&mut self, problems: Problems) {
+        for p in problems.0 {
+            self.report(p);
+        }
+    }
+
+    /// The parsed value, or (reported) nothing when it did not parse.
+    fn typed<'t, T>(&mut self, file: &str, t: &'t Typed<T>) -> Option<&'t T> {
+        if let Some(p) = t.problem(file) {
+            self.report(p);
+        }
+        t.ok()
+    }
+
+    /// Loads the CA file of `upstream_tls`, if any, and builds what TLS upstreams are verified
+    /// against.
     fn upstream_trust(&mut self) {
         let Some(u) = &self.raw.gateway.upstream_tls else {
             return;
         };
-        let ca = u
-            .value
-            .ca
-            .as_ref()
-            .map(|c| crate::tls::config_path(&self.raw.dir, &c.value));
+        let ca = match &u.value.ca {
+            None => None,
+            Some(c) => {
+                match crate::tls::load_ca_file(&crate::tls::config_path(&self.raw.dir, &c.value)) {
+                    Ok(certs) => Some(certs),
+                    Err(e) => {
+                        self.report(Problem::error(
+                            GATEWAY_FILE,
+                            line_of(c),
+                            format!("upstream_tls.ca: {e}"),
+                        ));
+                        return;
+                    }
+                }
+            }
+        };
         let system_roots = u.value.system_roots.as_ref().is_none_or(|s| s.value);
-        match crate::tls::UpstreamTrust::build(ca.as_deref(), system_roots) {
+        match crate::tls::UpstreamTrust::build(ca, system_roots) {
             Ok(t) => self.upstream_trust = t,
-            Err(e) => self.problems.push(Problem::error(
+            Err(e) => self.report(Problem::error(
                 GATEWAY_FILE,
-                Some(u.referenced.line()),
+                line_of(u),
                 format!("upstream_tls: {e}"),
             )),
         }
     }
 
+    /// Listeners (with their certificates read and checked), admin address, threads and the
+    /// other settings that only take effect at start.
+    fn server(&mut self) -> ServerSettings {
+        let g = &self.raw.gateway;
+        let mut listen = Vec::with_capacity(g.listen.len());
+        for l in &g.listen {
+            let Some(addr) = self.typed(GATEWAY_FILE, &l.value.addr) else {
+                continue;
+            };
+            let tls = match &l.value.tls {
+                None => None,
+                Some(t) => match self.listener_tls(l.value.addr.text(), t) {
+                    Some(tls) => Some(tls),
+                    None => continue,
+                },
+            };
+            listen.push(Listener { addr: addr.0, tls });
+        }
+        let admin = g.admin.as_ref().and_then(|a| self.typed(GATEWAY_FILE, a));
+        ServerSettings {
+            listen,
+            admin: admin.map(|a| a.0),
+            threads: g.threads.as_ref().map(|t| t.value).unwrap_or(2).max(1),
+            shutdown_grace_seconds: g
+                .shutdown_grace_seconds
+                .as_ref()
+                .map(|s| s.value)
+                .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+            upgrade_sock: g
+                .upgrade_sock
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
+        }
+    }
+
+    /// Reads a TLS listener's certificate chain and key; a problem on the line of the file that
+    /// is wrong (a missing or unreadable key is the key's line) when they do not make a pair.
+    fn listener_tls(&mut self, addr: &str, t: &ListenTlsDef) -> Option<ListenerTls> {
+        let cert = crate::tls::config_path(&self.raw.dir, &t.cert.value);
+        let key = crate::tls::config_path(&self.raw.dir, &t.key.value);
+        let key_line = line_of(&t.key);
+        let cert_line = line_of(&t.cert);
+        match crate::tls::ListenerCert::load(cert.clone(), key.clone()) {
+            Ok(loaded) => Some(ListenerTls {
+                cert,
+                key,
+                loaded: Arc::new(loaded),
+            }),
+            Err(e) => {
+                let at = if e.starts_with(&key.display().to_string())
+                    || (cert.is_file() && !key.is_file())
+                {
+                    key_line
+                } else {
+                    cert_line
+                };
+                self.report(Problem::error(
+                    GATEWAY_FILE,
+                    at,
+                    format!("TLS listener {addr}: {e}"),
+                ));
+                None
+            }
+        }
+    }
+
+    /// Every version of every backend (targets resolved, peers built, health carried over) and
+    /// every alias (a weighted, possibly sticky, choice of versions).
     fn backends(&mut self) {
         for (bname, b) in &self.raw.gateway.backends {
             let mut versions = BTreeMap::new();
@@ -191,19 +288,22 @@ impl Compiler<'_> {
                     trust: self.upstream_trust.clone(),
                 });
                 for t in &v.value.targets {
-                    match resolve(&t.value) {
-                        Ok(addr) => {
-                            let host = t.value.rsplit_once(':').map(|(h, _)| h).unwrap_or(&t.value);
-                            // SNI and the name verified: the target's host ("[::1]" -> "::1").
-                            let host = host.trim_start_matches('[').trim_end_matches(']');
-                            targets.push((
-                                build_peer(addr, tls.as_ref(), host),
-                                Arc::from(t.value.as_str()),
-                            ));
-                        }
-                        Err(e) => self.problems.push(Problem::error(
+                    let Some(target) = self.typed(GATEWAY_FILE, t) else {
+                        continue;
+                    };
+                    let addr = match target.ip {
+                        Some(ip) => Ok(ip),
+                        None => resolve(&target.host, target.port, t.text()),
+                    };
+                    match addr {
+                        // SNI and the name verified: the target's host.
+                        Ok(addr) => targets.push((
+                            build_peer(addr, tls.as_ref(), &target.host),
+                            Arc::from(t.text()),
+                        )),
+                        Err(e) => self.report(Problem::error(
                             GATEWAY_FILE,
-                            Some(t.referenced.line()),
+                            t.line(),
                             format!("backend {bname:?} version {vname:?}: {e}"),
                         )),
                     }
@@ -216,46 +316,62 @@ impl Compiler<'_> {
                         path: h.path.value.clone(),
                         interval: Duration::from_millis(h.interval_ms),
                     });
-                let version = Arc::new(Version::new(vname, targets).with_health_check(check));
+                let version = Arc::new(
+                    Version::new(vname, targets, &self.carried.health).with_health_check(check),
+                );
                 self.all_versions.push(version.clone());
                 versions.insert(vname.clone(), version);
             }
+            let sticky = match &b.value.sticky {
+                Some(s) => self.typed(GATEWAY_FILE, s).cloned(),
+                None => None,
+            };
             let mut aliases = BTreeMap::new();
             for (aname, weights) in &b.value.aliases {
-                let entries: Vec<(Arc<Version>, u32)> = weights
-                    .value
+                // Built from the weights that are right even when some are not (the problems
+                // say which), so that the routes using it are still compiled and checked.
+                let (weights, problems) = validate::alias_weights(bname, b, aname, weights);
+                self.report_all(problems);
+                // The weights name only versions of this backend.
+                let entries = weights
                     .iter()
-                    .filter_map(|(v, w)| {
-                        Some((versions.get(v)?.clone(), u32::try_from(w.value).ok()?))
-                    })
+                    .filter_map(|(v, w)| Some((versions.get(*v)?.clone(), *w)))
                     .collect();
-                // Validation already reported unknown versions and zero sums.
-                if let Some(mut sel) = Selector::weighted(entries) {
-                    if let Some(key) = b
-                        .value
-                        .sticky
-                        .as_ref()
-                        .and_then(|s| StickyKey::parse(&s.value).ok())
-                    {
-                        sel = sel.with_sticky(key, &format!("{bname}:{aname}"));
-                    }
-                    aliases.insert(aname.clone(), Arc::new(sel));
+                let Some(mut sel) = Selector::weighted(entries) else {
+                    continue; // all zero: one of the problems above
+                };
+                if let Some(key) = &sticky {
+                    sel = sel.with_sticky(key.clone(), &format!("{bname}:{aname}"));
                 }
+                aliases.insert(aname.clone(), Arc::new(sel));
             }
             self.backends
                 .insert(bname.clone(), CompiledBackend { versions, aliases });
         }
     }
 
-    fn stage(&mut self, name: &str) -> Option<Stage> {
-        let s = self.raw.stages.get(name)?;
+    /// The bucket of a `throttle:` (the one a snapshot before this one used, if its settings
+    /// are the same).
+    fn bucket(&mut self, file: &str, owner: &str, t: &ThrottleDef) -> Option<Arc<Bucket>> {
+        let bucket = self
+            .carried
+            .buckets
+            .shared(owner, t.rate.value, t.burst.value);
+        if bucket.is_none() {
+            self.report_all(validate::throttle(file, t));
+        }
+        bucket
+    }
+
+    fn stage(&mut self, name: &str, s: &StageFile) -> Option<Stage> {
         let file = format!("{STAGES_DIR}/{name}.yaml");
+        let api = s.api.value.as_str();
         let vars: BTreeMap<String, String> = s
             .variables
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
-        let primary = self.deployed(&file, name, &s.deployment.value, vars.clone())?;
+        let primary = self.deployed(&file, name, api, &s.deployment, "deployment", vars.clone())?;
         let canary = match &s.canary {
             Some(c) => {
                 let mut merged = vars;
@@ -264,21 +380,32 @@ impl Compiler<'_> {
                         .iter()
                         .map(|(k, v)| (k.clone(), v.value.clone())),
                 );
-                let deployed = self.deployed(&file, name, &c.deployment.value, merged)?;
+                let deployed =
+                    self.deployed(&file, name, api, &c.deployment, "canary deployment", merged)?;
+                let sticky = match &c.sticky {
+                    Some(s) => self.typed(&file, s).cloned(),
+                    None => None,
+                };
                 Some(Canary {
                     percent: c.percent.as_ref().map(|p| p.value).unwrap_or(0.0),
-                    sticky: c
-                        .sticky
-                        .as_ref()
-                        .and_then(|s| StickyKey::parse(&s.value).ok()),
+                    sticky,
                     deployed,
                 })
             }
             None => None,
         };
+        let access_log = match &s.access_log {
+            Some(a) => self.access_log(&file, a),
+            None => None,
+        };
+        let throttle = match (&s.throttle, &self.raw.gateway.throttle) {
+            (Some(t), _) => self.bucket(&file, &format!("stage {name}"), t),
+            (None, Some(t)) => self.bucket(GATEWAY_FILE, &format!("stage {name}"), t),
+            (None, None) => None,
+        };
         Some(Stage {
             name: name.into(),
-            api: s.api.value.as_str().into(),
+            api: api.into(),
             base_path: s
                 .base_path
                 .as_ref()
@@ -289,51 +416,68 @@ impl Compiler<'_> {
             primary,
             canary,
             metrics: crate::metrics::StageMetrics::new(name, s.canary.is_some()),
-            access_log: s.access_log.as_ref().and_then(|a| self.access_log(a)),
-            throttle: s
-                .throttle
-                .as_ref()
-                .or(self.raw.gateway.throttle.as_ref())
-                .and_then(|t| {
-                    super::throttle::shared(&format!("stage {name}"), t.rate.value, t.burst.value)
-                }),
+            access_log,
+            throttle,
             fault: s.fault.as_ref().and_then(super::fault::Fault::from_def),
         })
     }
 
+    /// The routes of deployment `id` (which a stage names as `what`) with one set of stage
+    /// variables.
     fn deployed(
         &mut self,
         stage_file: &str,
         stage: &str,
-        id: &str,
+        api: &str,
+        id: &Located<String>,
+        what: &str,
         vars: BTreeMap<String, String>,
     ) -> Option<Arc<Deployed>> {
-        let dep = self.raw.deployments.get(id)?;
+        // A deployment of another api compiles all the same (validation refuses it); one that
+        // does not exist has nothing to compile.
+        let Some(dep) = self.raw.deployments.get(&id.value) else {
+            if let Err(p) = validate::deployment_ref(self.raw, stage_file, api, id, what) {
+                self.report(p);
+            }
+            return None;
+        };
+        let id = id.value.as_str();
         let dep_file = format!("{DEPLOYMENTS_DIR}/{id}.yaml");
         let mut router = Router::default();
         let mut routes = Vec::with_capacity(dep.routes.len());
+        // The line of each route in `routes`, to name the first of two that clash.
+        let mut lines = Vec::with_capacity(dep.routes.len());
         for def in &dep.routes {
-            let Ok(spec) = parse_route(&def.route.value) else {
-                continue; // reported by validation
+            let Some(spec) = self.typed(&dep_file, &def.route) else {
+                continue;
             };
-            let integration = self.integration(&dep_file, stage_file, stage, def, &spec, &vars)?;
+            let integration = self.integration(&dep_file, stage_file, stage, def, spec, &vars)?;
             let idx = routes.len() as u32;
-            if !router.insert(&spec, idx) {
-                continue; // duplicate: reported by validation
+            if let Err(first) = router.try_insert(spec, idx) {
+                let first_line = lines.get(first as usize).copied().flatten().unwrap_or(0);
+                self.report(Problem::error(
+                    &dep_file,
+                    def.route.line(),
+                    route::duplicate(def.route.text(), first_line),
+                ));
+                continue;
             }
+            lines.push(def.route.line());
+            let throttle = match &def.throttle {
+                Some(t) => self.bucket(
+                    &dep_file,
+                    &format!("stage {stage} deployment {id} route {spec}"),
+                    t,
+                ),
+                None => None,
+            };
             routes.push(Route {
                 template: spec.to_string().into(),
                 resource_path: spec.resource_path().into(),
                 method: spec.method,
                 param_names: spec.param_names().map(Into::into).collect(),
                 metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
-                throttle: def.throttle.as_ref().and_then(|t| {
-                    super::throttle::shared(
-                        &format!("stage {stage} deployment {id} route {spec}"),
-                        t.rate.value,
-                        t.burst.value,
-                    )
-                }),
+                throttle,
                 fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
                 integration,
             });
@@ -352,28 +496,28 @@ impl Compiler<'_> {
         stage_file: &str,
         stage: &str,
         def: &RouteDef,
-        spec: &crate::config::route::RouteSpec,
+        spec: &RouteSpec,
         vars: &BTreeMap<String, String>,
     ) -> Option<Integration> {
         let i = &def.integration;
-        let route = def.route.value.as_str();
+        let route = def.route.text();
         let mut missing = Vec::new();
         let integration = match i.kind.value {
             IntegrationType::HttpProxy => {
                 let mut target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
-                    Ok(t) => t,
+                    Ok(t) => t.target,
                     Err(misconfigured) => return Some(misconfigured),
                 };
-                target.params = self.params(dep_file, route, i, vars, &mut missing)?;
+                target.params = self.params(dep_file, i, vars, &mut missing)?;
                 // The proxy path streams the body, so nothing can be read from it.
                 if target
                     .params
                     .iter()
                     .any(|m| matches!(m.source, ParamSource::Body | ParamSource::BodyPath(_)))
                 {
-                    self.problems.push(Problem::error(
+                    self.report(Problem::error(
                         dep_file,
-                        Some(i.kind.referenced.line()),
+                        line_of(&i.kind),
                         format!("route {route:?}: http_proxy streams the body, so request_parameters cannot read method.request.body (use type: http)"),
                     ));
                     return None;
@@ -381,12 +525,11 @@ impl Compiler<'_> {
                 Integration::HttpProxy(target)
             }
             IntegrationType::Http => {
-                let mut target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
-                    Ok(t) => t,
+                let target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
+                    Ok(t) => t.target,
                     Err(misconfigured) => return Some(misconfigured),
                 };
-                let params = self.params(dep_file, route, i, vars, &mut missing)?;
-                target.params = Box::new([]);
+                let params = self.params(dep_file, i, vars, &mut missing)?;
                 Integration::Http(Arc::new(HttpIntegration {
                     target,
                     params,
@@ -394,10 +537,11 @@ impl Compiler<'_> {
                 }))
             }
             IntegrationType::AwsProxy | IntegrationType::Aws => {
-                let target = match self.target(dep_file, stage_file, stage, def, spec, vars)? {
-                    Ok(t) => t,
-                    Err(misconfigured) => return Some(misconfigured),
-                };
+                let Upstream { target, backend } =
+                    match self.target(dep_file, stage_file, stage, def, spec, vars)? {
+                        Ok(t) => t,
+                        Err(misconfigured) => return Some(misconfigured),
+                    };
                 let kind = if i.kind.value == IntegrationType::Aws {
                     super::function::FunctionKind::Custom(self.mapping(
                         dep_file,
@@ -409,16 +553,9 @@ impl Compiler<'_> {
                 } else {
                     super::function::FunctionKind::Proxy
                 };
-                let invocation_paths = i
-                    .uri
-                    .as_ref()
-                    .map(|u| {
-                        super::function::invocation_paths(
-                            &u.value,
-                            vars,
-                            &self.raw.gateway.backends,
-                        )
-                    })
+                let invocation_paths = backend
+                    .and_then(|name| self.raw.gateway.backends.get(&name))
+                    .map(|b| super::function::invocation_paths(&b.value))
                     .unwrap_or_default();
                 Integration::Function(Arc::new(super::function::FunctionIntegration {
                     uri_path: super::function::has_own_path(&target.path),
@@ -436,7 +573,7 @@ impl Compiler<'_> {
             )?)),
         };
         if !missing.is_empty() {
-            self.problems.push(Problem::warning(
+            self.report(Problem::warning(
                 stage_file,
                 None,
                 format!(
@@ -448,30 +585,33 @@ impl Compiler<'_> {
         Some(integration)
     }
 
-    /// The upstream of an `http_proxy` or `http` integration, or (as `Err`) an integration that
-    /// can only answer 500 because the URI uses an undefined stage variable.
+    /// The upstream of an integration with a URI, or (as `Err`) an integration that can only
+    /// answer 500 because the URI uses an undefined stage variable.
     fn target(
         &mut self,
         dep_file: &str,
         stage_file: &str,
         stage: &str,
         def: &RouteDef,
-        spec: &crate::config::route::RouteSpec,
+        spec: &RouteSpec,
         vars: &BTreeMap<String, String>,
-    ) -> Option<Result<ProxyIntegration, Integration>> {
+    ) -> Option<Result<Upstream, Integration>> {
         let i = &def.integration;
-        let uri = i.uri.as_ref()?;
-        let uri_line = Some(uri.referenced.line());
-        let template = UriTemplate::parse(&uri.value).ok()?;
-        let resolved = match template.substitute(vars) {
-            Ok(s) => s,
-            Err(missing) => {
+        let Some(uri) = &i.uri else {
+            // Only a mock has no URI: validation says why this one needs one.
+            self.report_all(validate::integration(dep_file, spec, i));
+            return None;
+        };
+        let uri_line = uri.line();
+        let resolved = match self.typed(dep_file, uri)?.resolve(vars) {
+            Ok(r) => r,
+            Err(Unresolved::Missing(missing)) => {
                 let reason = format!(
                     "uri of route {:?} uses undefined stage variable(s) {} in stage {stage:?}",
-                    def.route.value,
+                    def.route.text(),
                     missing.join(", ")
                 );
-                self.problems.push(Problem::warning(
+                self.report(Problem::warning(
                     stage_file,
                     None,
                     format!("{reason}: requests to it get 500 (deployment {dep_file})"),
@@ -480,20 +620,16 @@ impl Compiler<'_> {
                     reason: reason.into(),
                 }));
             }
-        };
-        let target = match parse_target(&resolved) {
-            Ok(t) => t,
-            // Without stage variables the URI is the deployment's alone: validation reported it.
-            Err(_) if !template.uses_stage_variables() => return None,
-            Err(e) => {
-                self.problems.push(Problem::error(
+            Err(Unresolved::Invalid { error, .. }) => {
+                self.report(Problem::error(
                     dep_file,
                     uri_line,
-                    format!("{e} (with the variables of stage {stage:?})"),
+                    format!("{error} (with the variables of stage {stage:?})"),
                 ));
                 return None;
             }
         };
+        let target = resolved.target;
         let params: Vec<&str> = spec.param_names().collect();
         let mut path = Vec::with_capacity(target.path.len());
         for piece in &target.path {
@@ -502,23 +638,21 @@ impl Compiler<'_> {
                 PathPiece::Param(p) => match params.iter().position(|n| n == p) {
                     Some(ix) => path.push(PathPart::Capture(ix)),
                     None => {
-                        self.problems.push(Problem::error(
+                        self.report(Problem::error(
                             dep_file,
                             uri_line,
-                            format!(
-                                "uri uses {{{p}}}, which route {:?} does not capture",
-                                def.route.value
-                            ),
+                            format!("uri uses {{{p}}}, which route \"{spec}\" does not capture"),
                         ));
                         return None;
                     }
                 },
             }
         }
-        let (upstream, host_header) = match &target.endpoint {
+        let resolved_uri = resolved.uri;
+        let (upstream, host_header, backend) = match &target.endpoint {
             Endpoint::Backend { name, selector } => {
                 let Some(b) = self.backends.get(name) else {
-                    self.problems.push(Problem::error(dep_file, uri_line, format!("unknown backend {name:?} in uri {resolved:?} (define it under backends: in gateway.yaml)")));
+                    self.report(Problem::error(dep_file, uri_line, format!("unknown backend {name:?} in uri {resolved_uri:?} (define it under backends: in gateway.yaml)")));
                     return None;
                 };
                 let sel = if let Some(a) = b.aliases.get(selector) {
@@ -526,14 +660,14 @@ impl Compiler<'_> {
                 } else if let Some(v) = b.versions.get(selector) {
                     Arc::new(Selector::single(v.clone()))
                 } else {
-                    self.problems.push(Problem::error(
+                    self.report(Problem::error(
                         dep_file,
                         uri_line,
-                        format!("backend {name:?} has no alias or version {selector:?} (uri {resolved:?}, stage {stage:?})"),
+                        format!("backend {name:?} has no alias or version {selector:?} (uri {resolved_uri:?}, stage {stage:?})"),
                     ));
                     return None;
                 };
-                (sel, None)
+                (sel, None, Some(name.clone()))
             }
             Endpoint::Http { host, port, tls } => {
                 let default_port = if *tls { 443 } else { 80 };
@@ -546,18 +680,18 @@ impl Compiler<'_> {
                 let sel = match self.endpoints.get(&key) {
                     Some(s) => s.clone(),
                     None => {
-                        let addr_text = if host.contains(':') {
+                        let shown = if host.contains(':') {
                             format!("[{host}]:{port}")
                         } else {
                             format!("{host}:{port}")
                         };
-                        let addr = match resolve(&addr_text) {
+                        let addr = match resolve(host, *port, &shown) {
                             Ok(a) => a,
                             Err(e) => {
-                                self.problems.push(Problem::error(
+                                self.report(Problem::error(
                                     dep_file,
                                     uri_line,
-                                    format!("invalid uri {resolved:?}: {e}"),
+                                    format!("invalid uri {resolved_uri:?}: {e}"),
                                 ));
                                 return None;
                             }
@@ -571,12 +705,13 @@ impl Compiler<'_> {
                         let sel = Arc::new(Selector::single(Arc::new(Version::new(
                             "-",
                             vec![(peer, authority.as_str().into())],
+                            &self.carried.health,
                         ))));
                         self.endpoints.insert(key, sel.clone());
                         sel
                     }
                 };
-                (sel, Some(authority.into()))
+                (sel, Some(authority.into()), None)
             }
         };
         let timeout = i
@@ -584,28 +719,31 @@ impl Compiler<'_> {
             .as_ref()
             .map(|t| Duration::from_millis(t.value))
             .unwrap_or(self.limits.integration_timeout);
-        Some(Ok(ProxyIntegration {
-            upstream,
-            host_header,
-            path: path.into(),
-            query: target.query.map(Into::into),
-            timeout,
-            params: Box::new([]),
+        Some(Ok(Upstream {
+            target: ProxyIntegration {
+                upstream,
+                host_header,
+                path: path.into(),
+                query: target.query.as_deref().map(Into::into),
+                timeout,
+                params: Box::new([]),
+            },
+            backend,
         }))
     }
 
+    /// A stage's access log: its format (the default one unless it sets its own) and where its
+    /// lines go (shared by the stages that write to the same place).
     fn access_log(
         &mut self,
-        a: &crate::config::model::AccessLogDef,
+        file: &str,
+        a: &AccessLogDef,
     ) -> Option<Arc<crate::accesslog::AccessLog>> {
-        use crate::accesslog::{AccessLog, Destination, Format, DEFAULT_FORMAT};
-        let format = Format::parse(
-            a.format
-                .as_ref()
-                .map(|f| f.value.as_str())
-                .unwrap_or(DEFAULT_FORMAT),
-        )
-        .ok()?;
+        use crate::accesslog::{AccessLog, Destination, Format};
+        let format = match &a.format {
+            Some(f) => self.typed(file, f)?.clone(),
+            None => Format::default(),
+        };
         let destination = match &a.path {
             None => Destination::Stdout,
             Some(p) if p.value == "-" || p.value == "stdout" => Destination::Stdout,
@@ -622,27 +760,20 @@ impl Compiler<'_> {
         }))
     }
 
+    /// `request_parameters` with the stage's variables.
     fn params(
         &mut self,
         dep_file: &str,
-        route: &str,
         i: &IntegrationDef,
         vars: &BTreeMap<String, String>,
         missing: &mut Vec<String>,
     ) -> Option<Box<[ParamMapping]>> {
         let mut out = Vec::with_capacity(i.request_parameters.len());
         let mut ok = true;
-        for (target, source) in &i.request_parameters {
-            match parse_request_parameter(target, &source.value, vars, missing) {
-                Ok(m) => out.push(m),
-                Err(e) => {
-                    ok = false;
-                    self.problems.push(Problem::error(
-                        dep_file,
-                        Some(source.referenced.line()),
-                        format!("route {route:?}: {e}"),
-                    ));
-                }
+        for p in &i.request_parameters {
+            match self.typed(dep_file, p) {
+                Some(p) => out.push(mapping::request_parameter(p, vars, missing)),
+                None => ok = false,
             }
         }
         ok.then(|| out.into())
@@ -655,7 +786,7 @@ impl Compiler<'_> {
         dep_file: &str,
         route: &str,
         what: &str,
-        defs: &indexmap::IndexMap<String, crate::config::model::Located<String>>,
+        defs: &indexmap::IndexMap<String, Located<String>>,
     ) -> Option<TemplateSet> {
         let mut out = Vec::with_capacity(defs.len());
         let mut ok = true;
@@ -672,9 +803,9 @@ impl Compiler<'_> {
                 }
                 Err(e) => {
                     ok = false;
-                    self.problems.push(Problem::error(
+                    self.report(Problem::error(
                         dep_file,
-                        Some(src.referenced.line()),
+                        line_of(src),
                         format!("route {route:?}: {what} {media:?}: template line {e}"),
                     ));
                 }
@@ -721,9 +852,9 @@ impl Compiler<'_> {
                     Ok(re) => Some(re),
                     Err(e) => {
                         ok = false;
-                        self.problems.push(Problem::error(
+                        self.report(Problem::error(
                             dep_file,
-                            Some(p.referenced.line()),
+                            line_of(p),
                             format!("route {route:?}: {e}"),
                         ));
                         None
@@ -733,9 +864,9 @@ impl Compiler<'_> {
             };
             if !(100..=599).contains(&r.status.value) {
                 ok = false;
-                self.problems.push(Problem::error(
+                self.report(Problem::error(
                     dep_file,
-                    Some(r.status.referenced.line()),
+                    line_of(&r.status),
                     format!(
                         "route {route:?}: integration response status {} is not an HTTP status",
                         r.status.value
@@ -743,22 +874,10 @@ impl Compiler<'_> {
                 ));
             }
             let mut headers = Vec::with_capacity(r.headers.len());
-            for (name, source) in &r.headers {
-                let parsed = http::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| format!("invalid header name {name:?}"))
-                    .and_then(|n| {
-                        parse_header_source(&source.value, vars, missing).map(|s| (n, s))
-                    });
-                match parsed {
-                    Ok(h) => headers.push(h),
-                    Err(e) => {
-                        ok = false;
-                        self.problems.push(Problem::error(
-                            dep_file,
-                            Some(source.referenced.line()),
-                            format!("route {route:?}: {e}"),
-                        ));
-                    }
+            for h in &r.headers {
+                match self.typed(dep_file, h) {
+                    Some(h) => headers.push(mapping::response_header(h, vars, missing)),
+                    None => ok = false,
                 }
             }
             let templates = self.templates(dep_file, route, "response template", &r.templates);
@@ -773,3 +892,6 @@ impl Compiler<'_> {
         ok.then(|| Responses(out.into()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
-//! Fault injection (like Envoy's fault filter), compiled from a route's or stage's `fault:`:
-//! a share of requests is delayed, a share aborted with a chosen status. For load tests and
-//! chaos drills.
+//! Part of the second stage of the data flow (`snapshot`): fault injection (like Envoy's fault
+//! filter), compiled from a route's or stage's `fault:`: a share of requests is delayed, a share
+//! aborted with a chosen status. For load tests and chaos drills.
 
 use rand::Rng;
 use std::time::Duration;

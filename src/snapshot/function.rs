@@ -1,12 +1,11 @@
-//! The compiled parts of function integrations (`aws_proxy`, `aws`): where the event is POSTed
-//! (the target of the URI, and the invocation path of each backend version), and for `aws` the
-//! request templates and integration responses shared with `http`.
+//! Part of the second stage of the data flow (`snapshot`): the compiled parts of function
+//! integrations (`aws_proxy`, `aws`): where the event is POSTed (the target of the URI, and the
+//! invocation path of each backend version), and for `aws` the request templates and integration
+//! responses shared with `http`.
 
 use super::templated::Mapping;
 use super::{PathPart, ProxyIntegration};
-use crate::config::model::{BackendDef, Located};
-use crate::config::uri::{parse_target, Endpoint, UriTemplate};
-use std::collections::BTreeMap;
+use crate::config::model::BackendDef;
 use std::sync::Arc;
 
 /// The Lambda runtime interface emulator's invocation path (also Lambda's own Invoke API path
@@ -52,28 +51,9 @@ pub fn has_own_path(path: &[PathPart]) -> bool {
     }
 }
 
-/// The `invocation_path` of each version of the backend the URI names (none for `http://`).
-pub fn invocation_paths(
-    uri: &str,
-    vars: &BTreeMap<String, String>,
-    backends: &BTreeMap<String, Located<BackendDef>>,
-) -> Box<[(Arc<str>, Arc<str>)]> {
-    let Some(resolved) = UriTemplate::parse(uri)
-        .ok()
-        .and_then(|t| t.substitute(vars).ok())
-    else {
-        return Box::new([]);
-    };
-    let Ok(target) = parse_target(&resolved) else {
-        return Box::new([]);
-    };
-    let Endpoint::Backend { name, .. } = target.endpoint else {
-        return Box::new([]);
-    };
-    let Some(b) = backends.get(&name) else {
-        return Box::new([]);
-    };
-    b.value
+/// The `invocation_path` of each version of a backend that sets one.
+pub fn invocation_paths(backend: &BackendDef) -> Box<[(Arc<str>, Arc<str>)]> {
+    backend
         .versions
         .iter()
         .filter_map(|(vname, v)| {

@@ -1,12 +1,16 @@
-//! Second stage of the data flow: a validated `RawConfig` compiled into an immutable `Snapshot`.
-//! Per stage: the route table of its deployment (and of its canary), URIs with the stage
-//! variables already substituted, prebuilt upstream peers and weighted pickers. Requests only
-//! read it; a reload builds a new one. Pure: no sockets, no pingora request types.
+//! Second stage of the data flow: a validated `RawConfig` compiled into an immutable `Snapshot`
+//! (`compile`), by the one load pipeline (`load`). Per stage: the route table of its deployment
+//! (and of its canary), URIs with the stage variables already substituted, prebuilt upstream
+//! peers and weighted pickers. Requests only read it; a reload builds a new one, handing it what
+//! must outlive a snapshot (`Carried`). Uses `config` (and `template`), never `store` or
+//! `proxy`. No sockets and no pingora request types; compiling is the one step that reads the
+//! files the configuration names and resolves DNS.
 
 mod compile;
 pub mod fault;
 pub mod function;
 pub mod health;
+pub mod load;
 pub mod mapping;
 pub mod picker;
 pub mod router;
@@ -55,12 +59,35 @@ pub struct Listener {
     pub tls: Option<ListenerTls>,
 }
 
-/// A TLS listener's PEM files, resolved against the configuration directory. Their contents
-/// are re-read while running (`crate::tls::CertWatchService`); the paths only at start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A TLS listener's PEM files, resolved against the configuration directory, and the
+/// certificate read from them when the snapshot was compiled. The listener serves the one of the
+/// first snapshot and re-reads the files while running (`crate::tls::CertWatchService`).
+#[derive(Debug, Clone)]
 pub struct ListenerTls {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+    pub loaded: Arc<crate::tls::ListenerCert>,
+}
+
+/// The same files: a certificate whose contents changed needs no restart.
+impl PartialEq for ListenerTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.cert == other.cert && self.key == other.key
+    }
+}
+
+impl Eq for ListenerTls {}
+
+/// What one snapshot hands to the next, so that a reload changes what the files changed and
+/// nothing else: throttle buckets (a reload must not hand out a fresh burst) and target health
+/// (nor forget that a target is down). The reloader owns one for the life of the process and
+/// passes it to every compile; a one-off compile (`validate`, `deploy`) uses a fresh one.
+/// Not kept here, and process-global on purpose: metrics registries (Prometheus counters must
+/// outlive snapshots) and the access-log writer thread (one per process, see `accesslog`).
+#[derive(Debug, Default)]
+pub struct Carried {
+    pub buckets: throttle::Buckets,
+    pub health: health::Registry,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;

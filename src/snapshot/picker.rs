@@ -1,6 +1,7 @@
-//! Weighted choice over an alias's versions: cumulative weights and a binary search, built once
-//! per snapshot. Unlike pingora's `Weighted` selector it does not expand weights into an array
-//! (9000/1000 costs two entries, not 10,000) and it never merges versions that share targets.
+//! Part of the second stage of the data flow (`snapshot`): weighted choice over an alias's
+//! versions: cumulative weights and a binary search, built once per snapshot. Unlike pingora's
+//! `Weighted` selector it does not expand weights into an array (9000/1000 costs two entries, not
+//! 10,000) and it never merges versions that share targets.
 
 use rand::Rng;
 

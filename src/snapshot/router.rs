@@ -1,8 +1,9 @@
-//! Route table of one deployment: a segment trie built once per snapshot and matched per request
-//! without allocating strings. Precedence follows API Gateway: a literal segment beats `{param}`,
-//! which beats `{param+}`; a specific method beats `ANY`; a path whose method does not match falls
-//! through to less specific paths (so `OPTIONS /test` reaches `/{proxy+}` when `/test` has only
-//! POST), and only when nothing matches the method is the answer 405.
+//! Part of the second stage of the data flow (`snapshot`): route table of one deployment: a segment
+//! trie built once per snapshot and matched per request without allocating strings. Precedence
+//! follows API Gateway: a literal segment beats `{param}`, which beats `{param+}`; a specific
+//! method beats `ANY`; a path whose method does not match falls through to less specific paths (so
+//! `OPTIONS /test` reaches `/{proxy+}` when `/test` has only POST), and only when nothing matches
+//! the method is the answer 405.
 
 use crate::config::route::{Method, RouteSpec, Segment};
 use std::collections::HashMap;
@@ -74,20 +75,37 @@ pub struct Router {
 }
 
 impl Router {
-    /// Adds a route; returns `false` if a route with the same method and path shape exists.
+    /// Adds a route; returns `false` (and keeps the first) if a route with the same method and
+    /// path shape exists.
     pub fn insert(&mut self, spec: &RouteSpec, route: u32) -> bool {
+        self.try_insert(spec, route).is_ok()
+    }
+
+    /// Adds a route, or returns the route that has the same method and path shape.
+    pub fn try_insert(&mut self, spec: &RouteSpec, route: u32) -> Result<(), u32> {
         let mut node = &mut self.root;
+        let mut slot = None;
         for seg in &spec.segments {
             match seg {
                 Segment::Literal(l) => node = node.literals.entry(l.as_str().into()).or_default(),
                 Segment::Param(_) => node = node.param.get_or_insert_with(Default::default),
                 Segment::Greedy(_) => {
-                    let slot = node.greedy.slot(spec.method);
-                    return slot.replace(route).is_none();
+                    slot = Some(node.greedy.slot(spec.method));
+                    break;
                 }
             }
         }
-        node.here.slot(spec.method).replace(route).is_none()
+        let slot = match slot {
+            Some(s) => s,
+            None => node.here.slot(spec.method),
+        };
+        match *slot {
+            Some(first) => Err(first),
+            None => {
+                *slot = Some(route);
+                Ok(())
+            }
+        }
     }
 
     /// Matches `path` (the part after the stage's base path: "" or "/...").

@@ -1,37 +1,14 @@
-//! Sticky splits: instead of chance, a stable hash of a request header or cookie decides which
-//! side of a canary or which version of an alias a request takes, so one client stays on one
-//! side (AWS cannot do this; users ask for it). Requests without the key fall back to chance.
+//! Part of the second stage of the data flow (`snapshot`): sticky splits: instead of chance, a
+//! stable hash of a request header or cookie decides which side of a canary or which version of an
+//! alias a request takes, so one client stays on one side (AWS cannot do this; users ask for it).
+//! Requests without the key fall back to chance. The key is parsed with the configuration
+//! (`config::sticky`); this reads it from requests.
 
 use http::HeaderMap;
 
-/// Where the key comes from: `header:NAME` or `cookie:NAME`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StickyKey {
-    Header(http::HeaderName),
-    Cookie(Box<str>),
-}
+pub use crate::config::sticky::StickyKey;
 
 impl StickyKey {
-    pub fn parse(s: &str) -> Result<StickyKey, String> {
-        let bad = || format!("invalid sticky {s:?}: expected \"header:NAME\" or \"cookie:NAME\"");
-        match s.split_once(':') {
-            Some(("header", name)) if !name.is_empty() => {
-                http::HeaderName::from_bytes(name.as_bytes())
-                    .map(StickyKey::Header)
-                    .map_err(|_| bad())
-            }
-            Some(("cookie", name))
-                if !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_graphic() && !b"=;,".contains(&b)) =>
-            {
-                Ok(StickyKey::Cookie(name.into()))
-            }
-            _ => Err(bad()),
-        }
-    }
-
     /// The key's value in a request, if it has one.
     pub fn value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h [u8]> {
         match self {
@@ -79,7 +56,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_reads_header_and_cookie_keys() {
+    fn reads_header_and_cookie_keys() {
         let mut h = HeaderMap::new();
         h.insert("x-user", "alice".parse().unwrap());
         h.append("cookie", "a=1; session=abc; b=2".parse().unwrap());
@@ -92,9 +69,6 @@ mod tests {
             Some(&b"abc"[..])
         );
         assert_eq!(StickyKey::parse("cookie:none").unwrap().value(&h), None);
-        for bad in ["header:", "cookie:", "query:x", "header", "header:a b"] {
-            assert!(StickyKey::parse(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The compiled parts of non-proxy integrations (`http`, `mock`): request templates chosen by
-//! Content-Type with AWS's passthrough rules, integration responses chosen by a regex on the
-//! backend status, response templates chosen by Accept, header mappings. Templates and regexes
-//! are compiled once here; a request only chooses and renders.
+//! Part of the second stage of the data flow (`snapshot`): the compiled parts of non-proxy
+//! integrations (`http`, `mock`): request templates chosen by Content-Type with AWS's passthrough
+//! rules, integration responses chosen by a regex on the backend status, response templates chosen
+//! by Accept, header mappings. Templates and regexes are compiled once here; a request only chooses
+//! and renders.
 
 use super::mapping::{HeaderSource, ParamMapping};
 use super::ProxyIntegration;

@@ -1,12 +1,13 @@
-//! Token-bucket throttling as GCRA (the generic cell rate algorithm): one `AtomicU64` per bucket
-//! holding the theoretical arrival time, updated by compare-and-swap, so throttling takes no lock
-//! even though every request of a stage shares the bucket. Buckets are kept across reloads while
-//! their settings stay the same (a registry consulted only when a snapshot is compiled), so a
+//! Part of the second stage of the data flow (`snapshot`): token-bucket throttling as GCRA (the
+//! generic cell rate algorithm): one `AtomicU64` per bucket holding the theoretical arrival time,
+//! updated by compare-and-swap, so throttling takes no lock even though every request of a stage
+//! shares the bucket. Buckets are kept across reloads while their settings stay the same
+//! (`Buckets`, part of the `snapshot::Carried` state the reloader passes to every compile), so a
 //! reload does not hand out a fresh burst.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct Bucket {
     tat: AtomicU64,
 }
 
+/// The origin of the clock tokens are counted on: a constant of the process, not state a
+/// reload has to carry.
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 fn now_ns() -> u64 {
@@ -66,21 +69,27 @@ impl Bucket {
 
 type Key = (String, u64, u64);
 
-/// Live buckets by (owner, rate, burst): what the next snapshot reuses.
-static REGISTRY: LazyLock<Mutex<HashMap<Key, Weak<Bucket>>>> = LazyLock::new(Default::default);
+/// Live buckets by (owner, rate, burst): what the next snapshot reuses. Weak, so a bucket no
+/// snapshot holds any more is forgotten.
+#[derive(Debug, Default)]
+pub struct Buckets(Mutex<HashMap<Key, Weak<Bucket>>>);
 
-/// The bucket of `owner` (e.g. `stage prod` or `stage prod route GET /x`) with these settings:
-/// the live one if a snapshot still holds it, else a new one.
-pub fn shared(owner: &str, rate: f64, burst: u64) -> Option<Arc<Bucket>> {
-    let key = (owner.to_string(), rate.to_bits(), burst);
-    let mut reg = REGISTRY.lock().ok()?;
-    if let Some(b) = reg.get(&key).and_then(Weak::upgrade) {
-        return Some(b);
+impl Buckets {
+    /// The bucket of `owner` (e.g. `stage prod` or `stage prod route GET /x`) with these
+    /// settings: the live one if a snapshot still holds it, else a new one. `None` for settings
+    /// no bucket can have (validation rejects them).
+    pub fn shared(&self, owner: &str, rate: f64, burst: u64) -> Option<Arc<Bucket>> {
+        let key = (owner.to_string(), rate.to_bits(), burst);
+        // A panic elsewhere while holding the lock leaves the map intact: keep using it.
+        let mut reg = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(b) = reg.get(&key).and_then(Weak::upgrade) {
+            return Some(b);
+        }
+        let b = Arc::new(Bucket::new(rate, burst)?);
+        reg.retain(|_, w| w.strong_count() > 0);
+        reg.insert(key, Arc::downgrade(&b));
+        Some(b)
     }
-    let b = Arc::new(Bucket::new(rate, burst)?);
-    reg.retain(|_, w| w.strong_count() > 0);
-    reg.insert(key, Arc::downgrade(&b));
-    Some(b)
 }
 
 #[cfg(test)]
@@ -117,11 +126,19 @@ mod tests {
 
     #[test]
     fn registry_keeps_live_buckets_with_the_same_settings() {
-        let a = shared("stage t", 1.0, 2).unwrap();
-        let b = shared("stage t", 1.0, 2).unwrap();
+        let buckets = Buckets::default();
+        let a = buckets.shared("stage t", 1.0, 2).unwrap();
+        let b = buckets.shared("stage t", 1.0, 2).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        let c = shared("stage t", 2.0, 2).unwrap();
+        let c = buckets.shared("stage t", 2.0, 2).unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
+        // Another registry (another process, or a test) shares nothing.
+        let other = Buckets::default().shared("stage t", 1.0, 2).unwrap();
+        assert!(!Arc::ptr_eq(&a, &other));
+        // A bucket no snapshot holds any more starts afresh.
+        drop((a, b));
+        let fresh = buckets.shared("stage t", 1.0, 2).unwrap();
+        assert_eq!(fresh.tat.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Where an integration sends requests: prebuilt pingora peers grouped into versions, and the
-//! weighted choice of a version. Everything here is built when the snapshot is compiled (names
-//! resolved, peers constructed); a request only picks and clones.
+//! Part of the second stage of the data flow (`snapshot`): where an integration sends requests:
+//! prebuilt pingora peers grouped into versions, and the weighted choice of a version. Everything
+//! here is built when the snapshot is compiled (names resolved, peers constructed); a request only
+//! picks and clones.
 
-use super::health::{HealthCheck, TargetHealth};
+use super::health::{self, HealthCheck, TargetHealth};
 use super::picker::WeightedPicker;
 use super::sticky::{hash, StickyKey};
 use pingora::upstreams::peer::HttpPeer;
@@ -43,12 +44,17 @@ pub fn build_peer(addr: SocketAddr, tls: Option<&crate::tls::PeerTls>, sni: &str
 }
 
 impl Version {
-    pub fn new(name: &str, targets: Vec<(HttpPeer, Arc<str>)>) -> Version {
+    /// `health`: where the health of each target is kept across snapshots.
+    pub fn new(
+        name: &str,
+        targets: Vec<(HttpPeer, Arc<str>)>,
+        health: &health::Registry,
+    ) -> Version {
         let (peers, host_headers): (Vec<HttpPeer>, Vec<_>) = targets.into_iter().unzip();
         let health = peers
             .iter()
             .filter_map(|p| p._address.as_inet().copied())
-            .map(super::health::of)
+            .map(|a| health.of(a))
             .collect::<Vec<_>>();
         Version {
             name: name.into(),

@@ -1,4 +1,5 @@
-//! The compiled form of a template. Immutable, `Send + Sync`.
+//! Part of `template` (beside the data flow): the compiled form of a template. Immutable, `Send +
+//! Sync`.
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! `stagecraft render CASE.json`: render one recorded case.
+//! Part of `template` (beside the data flow): `stagecraft render CASE.json`: render one recorded
+//! case.
 //!
 //! CASE.json: `{"template": "...", "body": "..." | null, "params": {"path": {}, "querystring":
 //! {}, "header": {}}, "stage_variables": {}, "context": {}}`. `body` null means an empty payload.

@@ -1,5 +1,6 @@
-//! `$context`: the request facts a template can read, and the override maps it can write
-//! (`requestOverride.{header,path,querystring}`, `responseOverride.{status,header}`).
+//! Part of `template` (beside the data flow): `$context`: the request facts a template can read,
+//! and the override maps it can write (`requestOverride.{header,path,querystring}`,
+//! `responseOverride.{status,header}`).
 
 use std::sync::Arc;
 

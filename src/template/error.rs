@@ -1,4 +1,4 @@
-//! Error types of the template engine.
+//! Part of `template` (beside the data flow): error types of the template engine.
 
 use thiserror::Error;
 

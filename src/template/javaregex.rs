@@ -1,9 +1,10 @@
-//! Java regular expressions (`String.replaceAll/replaceFirst/matches/split`) on top of the `regex`
-//! crate: the pattern is translated (ASCII `\d \w \s \b` as in Java, `\Q..\E`, POSIX `\p{Alpha}`
-//! classes, Java escapes), and the replacement string follows `Matcher.appendReplacement`
-//! (`$1`, `${name}`, `\$`). Constructs the `regex` crate cannot run (look-around,
-//! back-references) make the pattern invalid; the template then fails when that call runs, as a
-//! Java `PatternSyntaxException` would have made it fail for a genuinely bad pattern.
+//! Part of `template` (beside the data flow): Java regular expressions
+//! (`String.replaceAll/replaceFirst/matches/split`) on top of the `regex` crate: the pattern is
+//! translated (ASCII `\d \w \s \b` as in Java, `\Q..\E`, POSIX `\p{Alpha}` classes, Java escapes),
+//! and the replacement string follows `Matcher.appendReplacement` (`$1`, `${name}`, `\$`).
+//! Constructs the `regex` crate cannot run (look-around, back-references) make the pattern invalid;
+//! the template then fails when that call runs, as a Java `PatternSyntaxException` would have made
+//! it fail for a genuinely bad pattern.
 
 use std::fmt::Write;
 

@@ -1,6 +1,7 @@
-//! A strict JSON parser (RFC 8259) that builds values directly in the render [`Heap`], keeping
-//! object keys in document order like json-smart's ordered mapper: objects become insertion-ordered
-//! maps (print Java-style), arrays become JSON lists (print as JSON). Recursion is bounded.
+//! Part of `template` (beside the data flow): a strict JSON parser (RFC 8259) that builds values
+//! directly in the render [`Heap`], keeping object keys in document order like json-smart's ordered
+//! mapper: objects become insertion-ordered maps (print Java-style), arrays become JSON lists
+//! (print as JSON). Recursion is bounded.
 
 use std::sync::Arc;
 

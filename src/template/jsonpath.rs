@@ -1,8 +1,9 @@
-//! JSONPath as Jayway JsonPath (used by API Gateway's `$input.path/json`) evaluates it, over
-//! heap values: `$`, `.name`, `['name']`, `['a','b']` (leaf), `[0]`, `[-1]`, `[0,2]`, `[1:3]`,
-//! `*`, `..name`, `..*`, `[?(@.x == 'y')]` filters (`== != < <= > >= =~`, `&&`, `||`, `!`,
-//! existence), and the `length()` function. A path without `$`/`@` gets `$.` in front, as in
-//! Jayway. Definite paths give one value (or "missing"), indefinite ones a JSON list.
+//! Part of `template` (beside the data flow): JSONPath as Jayway JsonPath (used by API Gateway's
+//! `$input.path/json`) evaluates it, over heap values: `$`, `.name`, `['name']`, `['a','b']`
+//! (leaf), `[0]`, `[-1]`, `[0,2]`, `[1:3]`, `*`, `..name`, `..*`, `[?(@.x == 'y')]` filters (`== !=
+//! < <= > >= =~`, `&&`, `||`, `!`, existence), and the `length()` function. A path without `$`/`@`
+//! gets `$.` in front, as in Jayway. Definite paths give one value (or "missing"), indefinite ones
+//! a JSON list.
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
-//! Method calls: the Java methods templates use on strings, lists, maps and numbers, plus
-//! `$input`, `$util` and `$foreach`. Unknown methods give null (Velocity logs and renders
-//! nothing); what would throw in Java (index out of bounds, null argument, bad regex) is a
-//! render error. String indices are UTF-16 code units, as in Java.
+//! Part of `template` (beside the data flow): method calls: the Java methods templates use on
+//! strings, lists, maps and numbers, plus `$input`, `$util` and `$foreach`. Unknown methods give
+//! null (Velocity logs and renders nothing); what would throw in Java (index out of bounds, null
+//! argument, bad regex) is a render error. String indices are UTF-16 code units, as in Java.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use super::error::RenderError;
 use super::javaregex::{self, JavaRegex, Replacement};
 use super::json;
 use super::jsonpath::JsonPath;
-use super::render::{limit, Rt};
+use super::runtime::{limit, num_cmp, Rt};
 use super::util;
 use super::value::Value;
 
@@ -721,7 +721,7 @@ fn number_method(rt: &mut Rt<'_>, n: &Value, name: &str, args: &[Value]) -> R {
         ("doubleValue", 0) => Value::Float(f),
         ("floatValue", 0) => Value::Float(f64::from(f as f32)),
         ("equals", 1) => Value::Bool(rt.heap.java_equals(n, &args[0], 0, 4)?),
-        ("compareTo", 1) => match super::render::num_cmp(n, &args[0]) {
+        ("compareTo", 1) => match num_cmp(n, &args[0]) {
             Some(o) => Value::Int(o as i64),
             None => Value::Null,
         },

@@ -1,4 +1,6 @@
-//! AWS API Gateway (REST) mapping templates: the Velocity 1.7 dialect API Gateway runs, with
+//! Beside the data flow, used by `snapshot` (which compiles every template once per snapshot) and
+//! `proxy` (which renders them per request); uses no other module of the crate. AWS API Gateway
+//! (REST) mapping templates: the Velocity 1.7 dialect API Gateway runs, with
 //! `$input`, `$util`, `$context` and `$stageVariables`, rendered the way AWS renders them.
 //!
 //! Compile once ([`Template::compile`]) when a configuration snapshot is built, share the
@@ -20,6 +22,7 @@ mod methods;
 mod numfmt;
 mod parser;
 mod render;
+mod runtime;
 mod util;
 mod value;
 
@@ -186,7 +189,7 @@ impl Template {
         input: &RenderInput<'_>,
         limits: &Limits,
     ) -> Result<Rendered, RenderError> {
-        let mut rt = render::Rt::new(self, input, limits);
+        let mut rt = runtime::Rt::new(self, input, limits);
         rt.run()?;
         let (response_override, request_override) = rt.overrides();
         Ok(Rendered {

@@ -1,4 +1,5 @@
-//! Number printing as Java does it (`Double.toString`, `Long.toString`).
+//! Part of `template` (beside the data flow): number printing as Java does it (`Double.toString`,
+//! `Long.toString`).
 
 use std::fmt::Write;
 

@@ -1,6 +1,6 @@
-//! Scanner-less recursive-descent parser for the Velocity 1.7 template language as API Gateway
-//! runs it. Text, references and directives are recognised with Velocity's lexical rules,
-//! including its whitespace handling:
+//! Part of `template` (beside the data flow): scanner-less recursive-descent parser for the
+//! Velocity 1.7 template language as API Gateway runs it. Text, references and directives are
+//! recognised with Velocity's lexical rules, including its whitespace handling:
 //!
 //! * `#set(...)` swallows spaces/tabs in front of it when they begin a new text token (start of
 //!   the template, or right after another directive, reference or comment), and the closing `)`

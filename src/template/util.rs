@@ -1,4 +1,5 @@
-//! The string functions behind `$util`: Java/commons-lang semantics.
+//! Part of `template` (beside the data flow): the string functions behind `$util`:
+//! Java/commons-lang semantics.
 
 use std::fmt::Write;
 

@@ -1,5 +1,5 @@
-//! Run-time values of a render, the per-render heap that holds lists and maps, and the printing
-//! rules (Java `toString()` and compact JSON).
+//! Part of `template` (beside the data flow): run-time values of a render, the per-render heap that
+//! holds lists and maps, and the printing rules (Java `toString()` and compact JSON).
 //!
 //! Lists and maps live in a per-render arena ([`Heap`]) and values refer to them by index. This
 //! gives Java's reference semantics (`$m.put(..)` is seen through every alias, `$context` can be

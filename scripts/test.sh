@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
+# ARCHITECTURE.md names code by file:line; it must match the tree it describes.
+python3 scripts/architecture-anchors.py --check
 cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft
 # The binary just built, wherever cargo put it: CARGO_TARGET_DIR or build.target-dir may move it

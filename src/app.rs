@@ -5,10 +5,10 @@
 
 use crate::admin::AdminApp;
 use crate::config::Scope;
-use crate::lifecycle::{DrainService, InFlight, Lingering};
 use crate::probe::ProbeService;
 use crate::proxy::Gateway;
 use crate::reload::{Reloader, WatchService};
+use crate::shutdown::{DrainService, InFlight, Lingering};
 use crate::snapshot::Carried;
 use crate::store::Store;
 use pingora::apps::http_app::HttpServer;

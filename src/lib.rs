@@ -5,8 +5,10 @@
 //! configuration names and resolves DNS) -> `store` (one ArcSwap) -> `proxy` (thin pingora
 //! phases). `snapshot::load` is the one pipeline from a directory to a snapshot; `reload` runs
 //! it when the directory changes and owns the state carried from one snapshot to the next
-//! (`snapshot::Carried`); `deploy` (beside the flow) writes the files `config` reads: the
-//! deployment lifecycle; `cli` and `app` wire it together.
+//! (`snapshot::Carried`); `release` (beside the flow) writes the files `config` reads: the
+//! deployment lifecycle behind `stagecraft deploy`, `rollback`, `canary` and `promote`;
+//! `shutdown` ends the process gracefully; `cli` and `app` wire it together. See
+//! ARCHITECTURE.md.
 //!
 //! Dependencies point one way: `config` and `template` use no other module; `snapshot` uses
 //! `config`, `template` (and `tls`, `accesslog`, `metrics` beside the flow); `store` uses
@@ -17,12 +19,12 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod deploy;
-pub mod lifecycle;
 pub mod metrics;
 pub mod probe;
 pub mod proxy;
+pub mod release;
 pub mod reload;
+pub mod shutdown;
 pub mod snapshot;
 pub mod store;
 pub mod template;

@@ -2,7 +2,7 @@
 //! Prints the canary's deployment id on stdout (nothing for `--remove`).
 
 use super::{emit, failed, warn, ConfigArg};
-use crate::deploy::CanaryRequest;
+use crate::release::CanaryRequest;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +37,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 pub fn run(a: &Args) -> ExitCode {
     if a.remove {
-        return match crate::deploy::remove_canary(&a.config.dir, &a.stage) {
+        return match crate::release::remove_canary(&a.config.dir, &a.stage) {
             Ok(true) => {
                 eprintln!("stage {}: canary removed", a.stage);
                 ExitCode::SUCCESS
@@ -55,7 +55,7 @@ pub fn run(a: &Args) -> ExitCode {
         variables: (!a.vars.is_empty()).then(|| a.vars.clone()),
         sticky: a.sticky.clone(),
     };
-    match crate::deploy::set_canary(&a.config.dir, &a.stage, &req) {
+    match crate::release::set_canary(&a.config.dir, &a.stage, &req) {
         Ok(c) => {
             warn(&c.warnings);
             let vars: Vec<String> = c

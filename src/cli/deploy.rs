@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    match crate::deploy::deploy(&a.config.dir, &a.api, &a.stage, a.description.as_deref()) {
+    match crate::release::deploy(&a.config.dir, &a.api, &a.stage, a.description.as_deref()) {
         Ok(d) => {
             warn(&d.warnings);
             match (&d.previous, d.created_stage) {

@@ -30,7 +30,7 @@ fn short(v: &Option<Value>) -> String {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    let d = match crate::deploy::diff(&a.config.dir, a.api.as_deref(), &a.stage) {
+    let d = match crate::release::diff(&a.config.dir, a.api.as_deref(), &a.stage) {
         Ok(d) => d,
         Err(e) => return failed("diff", &e),
     };

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    let h = match crate::deploy::history(&a.config.dir, &a.stage) {
+    let h = match crate::release::history(&a.config.dir, &a.stage) {
         Ok(h) => h,
         Err(e) => return failed("history", &e),
     };

@@ -1,4 +1,4 @@
-//! Beside the data flow: the command line (DESIGN.md section 7). Each subcommand is a thin call
+//! Beside the data flow: the command line (the README's command reference). Each subcommand is a thin call
 //! into the library; exit codes are 0 for success and 1 for a problem the user must fix.
 
 mod canary;
@@ -43,7 +43,7 @@ pub enum Command {
         #[arg(long, default_value = "config")]
         config: PathBuf,
     },
-    /// Render one mapping template case (the format of shared/vtl/cases.json) and print it.
+    /// Render one mapping template case (the format of tests/data/vtl/cases.json) and print it.
     Render {
         /// A JSON file: {"template", "body", "params", "stage_variables", "context"}.
         case: PathBuf,
@@ -99,7 +99,7 @@ pub fn main() -> ExitCode {
 }
 
 /// A lifecycle command's error on stderr, `stagecraft COMMAND: what is wrong`; exit 1.
-fn failed(command: &str, e: &crate::deploy::Error) -> ExitCode {
+fn failed(command: &str, e: &crate::release::Error) -> ExitCode {
     eprintln!("stagecraft {command}: {e}");
     ExitCode::FAILURE
 }

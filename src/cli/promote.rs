@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    match crate::deploy::promote(&a.config.dir, &a.stage) {
+    match crate::release::promote(&a.config.dir, &a.stage) {
         Ok(p) => {
             warn(&p.warnings);
             let vars: Vec<String> = p

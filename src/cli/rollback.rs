@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    match crate::deploy::rollback(&a.config.dir, &a.stage, a.to.as_deref()) {
+    match crate::release::rollback(&a.config.dir, &a.stage, a.to.as_deref()) {
         Ok(s) => {
             warn(&s.warnings);
             if s.changed {

@@ -3,7 +3,7 @@
 //! [127.0.0.1:9001], v2 5% [...]`; or `--json` for scripts (one object per route).
 
 use super::{emit, failed, print_json, ConfigArg};
-use crate::deploy::RouteRow;
+use crate::release::RouteRow;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +47,7 @@ fn target(r: &RouteRow) -> String {
 }
 
 pub fn run(a: &Args) -> ExitCode {
-    let rows = match crate::deploy::routes(&a.config.dir) {
+    let rows = match crate::release::routes(&a.config.dir) {
         Ok(r) => r,
         Err(e) => return failed("routes", &e),
     };

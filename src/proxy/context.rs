@@ -7,8 +7,8 @@
 use super::integration::http_proxy::Forward;
 use super::request_id::RequestId;
 use crate::accesslog::AccessLog;
-use crate::lifecycle::InFlightGuard;
 use crate::metrics::RouteMetrics;
+use crate::shutdown::InFlightGuard;
 use crate::snapshot::Snapshot;
 use std::net::IpAddr;
 use std::sync::Arc;

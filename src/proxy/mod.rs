@@ -43,7 +43,7 @@ pub use context::RequestCtx;
 pub use request_id::RequestId;
 pub use respond::GatewayError;
 
-use crate::lifecycle::InFlight;
+use crate::shutdown::InFlight;
 use crate::store::Store;
 use async_trait::async_trait;
 use bytes::Bytes;

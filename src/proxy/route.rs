@@ -13,7 +13,7 @@ use super::respond::{GatewayError, Refusal};
 use super::upstream::Endpoint;
 use crate::config::route::Method;
 use crate::snapshot::router::{Capture, Lookup};
-use crate::snapshot::{sticky, Canary, Deployed, Integration, Route, Snapshot};
+use crate::snapshot::{sticky, Canary, Integration, Route, RouteTable, Snapshot};
 use pingora::http::RequestHeader;
 use rand::Rng;
 use std::borrow::Cow;
@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// The route a request matched, for the steps that read the request's parameters.
 pub struct Call {
-    pub deployed: Arc<Deployed>,
+    pub deployed: Arc<RouteTable>,
     pub route: u32,
     /// Byte ranges of the captured parameters, relative to the path after the base path.
     pub captures: Vec<Capture>,

@@ -8,8 +8,9 @@ use super::admit;
 use super::context::{Labels, RequestCtx};
 use super::respond::{self, GatewayError, Refusal};
 use super::route::{decide, Decision};
-use crate::config::{self, SourceFile, SourceSet};
-use crate::snapshot::Snapshot;
+use crate::config::{self, SourceSet};
+use crate::snapshot::load::load_sources;
+use crate::snapshot::{Carried, Snapshot};
 use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use std::sync::Arc;
@@ -17,21 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A snapshot compiled from files given as (relative path, YAML).
 fn snapshot(files: &[(&str, &str)]) -> Arc<Snapshot> {
-    let sources = SourceSet {
-        dir: std::path::PathBuf::from("/nonexistent"),
-        files: files
-            .iter()
-            .map(|(rel, text)| SourceFile {
-                rel: rel.to_string(),
-                text: text.to_string(),
-            })
-            .collect(),
-        hash: "sha256:test".into(),
-    };
-    let raw = config::parse_sources(&sources).unwrap();
-    let problems = config::validate::validate(&raw);
-    assert!(!problems.has_errors(), "{problems}");
-    Arc::new(crate::snapshot::compile(&raw, 1).unwrap())
+    let sources = SourceSet::in_memory(files);
+    match load_sources(&sources, &Carried::default(), 1) {
+        Ok(loaded) => Arc::new(loaded.snapshot),
+        Err(rejected) => panic!("{}", config::Problems::from(rejected)),
+    }
 }
 
 const GATEWAY: &str = "listen: [\"127.0.0.1:1\"]\nlimits: { max_body_bytes: 100, max_url_bytes: 64, max_headers: 8, max_header_bytes: 256 }\n";
@@ -219,7 +210,7 @@ async fn admit_raw(raw: &[u8]) -> (Result<(), admit::Refused>, String) {
     client.write_all(raw).await.unwrap();
     let mut session = Session::new_h1(Box::new(server));
     assert!(session.read_request().await.unwrap(), "a request head");
-    let ctx = RequestCtx::new(s.clone(), crate::lifecycle::InFlight::default().enter());
+    let ctx = RequestCtx::new(s.clone(), crate::shutdown::InFlight::default().enter());
     let verdict = admit::admit(&mut session, &s.limits, true);
     if let Err(r) = &verdict {
         session.set_keepalive(None);

@@ -432,7 +432,7 @@ impl Compiler<'_> {
         id: &Located<String>,
         what: &str,
         vars: BTreeMap<String, String>,
-    ) -> Option<Arc<Deployed>> {
+    ) -> Option<Arc<RouteTable>> {
         // A deployment of another api compiles all the same (validation refuses it); one that
         // does not exist has nothing to compile.
         let Some(dep) = self.raw.deployments.get(&id.value) else {
@@ -482,7 +482,7 @@ impl Compiler<'_> {
                 integration,
             });
         }
-        Some(Arc::new(Deployed {
+        Some(Arc::new(RouteTable {
             deployment_id: id.into(),
             variables: Arc::new(vars),
             router,

@@ -122,7 +122,7 @@ pub struct Stage {
     pub api: Arc<str>,
     pub base_path: Box<str>,
     pub host: Option<Box<str>>,
-    pub primary: Arc<Deployed>,
+    pub primary: Arc<RouteTable>,
     pub canary: Option<Canary>,
     pub metrics: crate::metrics::StageMetrics,
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
@@ -136,12 +136,12 @@ pub struct Canary {
     pub percent: f64,
     /// Decide by a hash of this request key instead of chance.
     pub sticky: Option<sticky::StickyKey>,
-    pub deployed: Arc<Deployed>,
+    pub deployed: Arc<RouteTable>,
 }
 
 /// A deployment's routes compiled with one set of stage variables.
 #[derive(Debug)]
-pub struct Deployed {
+pub struct RouteTable {
     pub deployment_id: Arc<str>,
     pub variables: Arc<BTreeMap<String, String>>,
     router: Router,
@@ -201,7 +201,7 @@ pub enum PathPart {
     Capture(usize),
 }
 
-impl Deployed {
+impl RouteTable {
     pub fn lookup(&self, method: Option<Method>, path: &str) -> Lookup {
         self.router.lookup(method, path)
     }

@@ -9,7 +9,7 @@
 //! - [`Backend`] is an echo server with hooks to hold, stream and observe bodies;
 //! - [`Client`] is exactly one keep-alive connection, so a test can see it close;
 //! - [`run_cli`] runs any other `stagecraft` command against the directory;
-//! - [`hardening`], [`lifecycle`], [`observability`] and [`reload`] hold the fixtures of a topic
+//! - [`hardening`], [`release`], [`observability`] and [`reload`] hold the fixtures of a topic
 //!   that both its parallel tests (`tests/e2e/`) and its timed ones (`tests/timing/`) use.
 //!
 //! Every wait is a poll with a generous deadline that only bounds a failure; nothing
@@ -26,8 +26,8 @@ mod client;
 mod config;
 mod gateway;
 pub mod hardening;
-pub mod lifecycle;
 pub mod observability;
+pub mod release;
 pub mod reload;
 pub mod tls;
 

@@ -4,7 +4,7 @@
 use super::{Backend, ConfigDir, Deployment, Gateway, Stage};
 
 /// A gateway on a catch-all stage `s` in front of `backend`, with extra gateway.yaml keys.
-pub async fn lifecycle_gateway(
+pub async fn shutdown_gateway(
     backend: &Backend,
     keys: &[(&str, serde_json::Value)],
 ) -> (ConfigDir, Gateway) {

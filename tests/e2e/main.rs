@@ -12,9 +12,9 @@ mod common;
 
 mod hardening;
 mod lambda;
-mod lifecycle;
 mod observability;
 mod pipeline;
+mod release;
 mod reload;
 mod routing;
 mod streaming;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::observability::lifecycle_gateway;
+use common::observability::shutdown_gateway;
 use common::{
     eventually, full, get, patience, Backend, BackendSpec, Body, Client, ConfigDir, Deployment,
     Gateway, Reply, Stage,
@@ -1011,7 +1011,7 @@ async fn upgrade_under_load(mode: Connections) {
     let sockdir = tempfile::tempdir().unwrap();
     let sock: PathBuf = sockdir.path().join("upgrade.sock");
     let (dir, old) =
-        lifecycle_gateway(&backend, &[("upgrade_sock", sock.to_str().unwrap().into())]).await;
+        shutdown_gateway(&backend, &[("upgrade_sock", sock.to_str().unwrap().into())]).await;
 
     // Phase of each request, taken when it starts: 0 before SIGQUIT, 1 between SIGQUIT and the
     // first process's exit (either process may answer), 2 after its exit (the second answers).

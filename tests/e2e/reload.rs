@@ -27,7 +27,7 @@ async fn failed_reloads(gw: &Gateway) -> f64 {
         .sum()
 }
 
-/// The admin side of a rejected reload (DESIGN.md sections 4 and 6): /config shows the
+/// The admin side of a rejected reload (README: "Hot reload" and "Admin endpoints"): /config shows the
 /// error with its file, and /metrics counts a failed reload.
 #[tokio::test]
 async fn rejected_reload_is_reported_at_config_and_in_metrics() {

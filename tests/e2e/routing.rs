@@ -98,7 +98,7 @@ async fn stages_with_the_same_base_path_are_selected_by_host() {
     assert_gateway_error(&via("c.example.test").await, 404, "Not Found");
 }
 
-/// Not spelled out in DESIGN.md; what nginx users expect: `Host: a.example.test:8080`
+/// Not spelled out by AWS; what nginx users expect: `Host: a.example.test:8080`
 /// (any client talking to a non-default port sends one) and `Host: A.Example.TEST` select
 /// the stage whose `host` is `a.example.test` (RFC 9110: the host is case-insensitive).
 #[tokio::test]

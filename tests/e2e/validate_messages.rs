@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use stagecraft::config::{self, Problems, Scope};
+use stagecraft::config::{Problems, Scope};
+use stagecraft::snapshot::load::load;
+use stagecraft::snapshot::Carried;
 
 use crate::common::ConfigDir;
 
@@ -60,25 +62,16 @@ pub fn edit(text: &str, from: &str, to: &str) -> String {
     text.replacen(from, to, 1)
 }
 
-/// What `stagecraft validate --config DIR` checks, through the library: every file (the drafts
-/// in `apis/` too) read, parsed and validated, then compiled even when validation failed, so that
-/// the problems only compilation finds (URIs, backends) come in the same run. Errors and
-/// warnings, in the order the command prints them. The command's own function is private to
-/// `stagecraft::cli`, so this repeats its calls; `validate.rs` checks that the command prints
+/// What `stagecraft validate --config DIR` checks, through the library: the one load pipeline
+/// over every file (the drafts in `apis/` too), which compiles even when validation failed, so
+/// that the problems only compilation finds (URIs, backends) come in the same run. Errors and
+/// warnings, in the order the command prints them; `validate.rs` checks that the command prints
 /// exactly what this returns.
 pub fn check(dir: &Path) -> Problems {
-    let raw = match config::read_sources(dir, Scope::All)
-        .and_then(|sources| config::parse_sources(&sources))
-    {
-        Ok(raw) => raw,
-        Err(problems) => return problems,
-    };
-    let mut problems = config::validate::validate(&raw);
-    match stagecraft::snapshot::compile(&raw, 0) {
-        Ok(snapshot) => problems.0.extend(snapshot.warnings),
-        Err(more) => problems.extend(more),
+    match load(dir, Scope::All, &Carried::default(), 0) {
+        Ok(loaded) => Problems(loaded.snapshot.warnings),
+        Err(rejected) => Problems::from(rejected),
     }
-    problems
 }
 
 /// The lines `stagecraft validate` prints for `problems`, one per problem.

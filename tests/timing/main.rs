@@ -16,8 +16,8 @@ use std::time::Duration;
 mod common;
 
 mod hardening;
-mod lifecycle;
 mod observability;
+mod release;
 mod reload;
 
 /// Held by the running test; see the module docs.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 use crate::common;
-use crate::common::observability::lifecycle_gateway;
+use crate::common::observability::shutdown_gateway;
 use crate::common::{eventually, get, Backend, Client, Gateway, Reply};
 
 /// Failure bound for waits that are not the thing measured.
@@ -57,7 +57,7 @@ async fn exit_after_signal(gw: &Gateway, sig: &str, what: &str) -> (ExitStatus, 
 async fn sigterm_drains_the_request_in_flight_then_exits_at_once() {
     let _serial = crate::serial().await;
     let backend = Backend::start("A").await;
-    let (_dir, gw) = lifecycle_gateway(&backend, &[("shutdown_grace_seconds", 10.into())]).await;
+    let (_dir, gw) = shutdown_gateway(&backend, &[("shutdown_grace_seconds", 10.into())]).await;
     let slow = start_slow(gw.addr());
     assert_eq!(backend.wait_held().await, "/slow");
 
@@ -104,7 +104,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits_at_once() {
 async fn sigterm_with_nothing_in_flight_exits_at_once() {
     let _serial = crate::serial().await;
     let backend = Backend::start("A").await;
-    let (_dir, gw) = lifecycle_gateway(&backend, &[]).await;
+    let (_dir, gw) = shutdown_gateway(&backend, &[]).await;
     assert_eq!(get(gw.addr(), "/s/x").await.status, 200);
     let (status, took) = exit_after_signal(&gw, "TERM", "SIGTERM, idle").await;
     assert_eq!(status.code(), Some(0), "exit status {status}");
@@ -116,7 +116,7 @@ async fn sigterm_with_nothing_in_flight_exits_at_once() {
 async fn sigint_exits_at_once_even_with_a_request_held() {
     let _serial = crate::serial().await;
     let backend = Backend::start("A").await;
-    let (_dir, gw) = lifecycle_gateway(&backend, &[]).await;
+    let (_dir, gw) = shutdown_gateway(&backend, &[]).await;
     let slow = start_slow(gw.addr());
     assert_eq!(backend.wait_held().await, "/slow");
     let (_, took) = exit_after_signal(&gw, "INT", "SIGINT, one request held").await;

@@ -99,7 +99,7 @@ fn stage<'s>(snap: &'s Snapshot, name: &str) -> &'s Stage {
     snap.stages.iter().find(|s| &*s.name == name).unwrap()
 }
 
-fn route<'d>(d: &'d Deployed, template: &str) -> &'d Route {
+fn route<'d>(d: &'d RouteTable, template: &str) -> &'d Route {
     d.routes.iter().find(|r| &*r.template == template).unwrap()
 }
 
@@ -163,9 +163,10 @@ fn stages_routes_and_server_settings() {
     assert_eq!(version_names(&p.upstream), ["v1", "v2"]);
     assert_eq!(p.host_header, None);
     assert_eq!(
-        p.upstream_path("/orders/42", &[(8, 10)], Some("a=1")),
-        "/orders/42?src=gw&a=1"
+        &*p.path,
+        [PathPart::Text("/orders/".into()), PathPart::Capture(0)]
     );
+    assert_eq!(p.query.as_deref(), Some("src=gw"));
     let mapped: Vec<_> = p.params.iter().map(|m| (&m.target, &m.source)).collect();
     assert_eq!(
         mapped,

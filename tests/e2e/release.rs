@@ -4,14 +4,14 @@
 //!
 //! Backends `v1` and `v2` answer with their name in `x-backend`, so every response says which
 //! deployment, alias or canary side served it. Waits poll with deadlines. The test that measures
-//! the one-second contract of `deploy` is in `tests/timing/lifecycle.rs`.
+//! the one-second contract of `deploy` is in `tests/timing/release.rs`.
 
 use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::lifecycle::{count, deploy, draft, fixture, json, ok, read, Fixture};
+use common::release::{count, deploy, draft, fixture, json, ok, read, Fixture};
 use common::{backend_at, eventually, run_cli, served_by, spawn_cli, ConfigDir, Gateway};
 use serde_json::Value;
 

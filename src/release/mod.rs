@@ -1,4 +1,5 @@
-//! Beside the data flow: the deployment lifecycle (DESIGN.md sections 1, 2 and 7). This module
+//! Beside the data flow: the release workflow on the configuration directory (the deployment
+//! lifecycle of the README's "Deployments, history, rollback and canaries"). This module
 //! writes the files that `config` reads (new immutable `deployments/ID.yaml`, and the
 //! `deployment`, `history`, `canary` and `variables` of `stages/NAME.yaml`), and the running
 //! proxy serves them through its ordinary reload. It never talks to the proxy.
@@ -22,7 +23,7 @@ mod stage;
 mod switch;
 mod yaml;
 
-pub use create::{deploy, Deployed};
+pub use create::{deploy, DeployOutcome};
 pub use diff::{diff, Diff, FieldChange, RouteChange};
 pub use history::{history, History, HistoryRow};
 pub use routes::{routes, RouteRow, VersionRow};

@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: the commands that change which deployments a stage
+//! Part of `release`, beside the data flow: the commands that change which deployments a stage
 //! serves without creating one: `rollback`, `canary` and `promote`. Each reads the stage under the
 //! lock, checks the result like a reload would, and rewrites only the keys it owns.
 

@@ -1,10 +1,10 @@
 //! The deployment lifecycle against the clock: `stagecraft deploy` is served within a second by
-//! a running gateway (the rest of the lifecycle is in `tests/e2e/lifecycle.rs`).
+//! a running gateway (the rest of the lifecycle is in `tests/e2e/release.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common::lifecycle::{count, deploy, draft, fixture, json, ok, read};
+use crate::common::release::{count, deploy, draft, fixture, json, ok, read};
 use crate::common::{served_by, Stage};
 
 /// The contract: a deployment is served within a second (scaled by `common::patience`).

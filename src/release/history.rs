@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: `stagecraft history`: every deployment a stage has
+//! Part of `release`, beside the data flow: `stagecraft history`: every deployment a stage has
 //! served, oldest first, with the time it started serving and the deployment's description; the one
 //! serving now is marked.
 

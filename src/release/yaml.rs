@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: editing stage files without losing what people wrote in
+//! Part of `release`, beside the data flow: editing stage files without losing what people wrote in
 //! them. Stage files are hand-written and commented, so a command changes only the top-level keys
 //! it owns (`deployment`, `history`, `canary`, and `variables` on promote) and leaves every other
 //! line, comments included, as it was: a scalar is replaced in place (keeping its trailing

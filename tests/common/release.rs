@@ -1,5 +1,5 @@
-//! The lifecycle tests' commands and fixture, shared by `tests/e2e/lifecycle.rs` and the timed
-//! deploy of `tests/timing/lifecycle.rs`.
+//! The lifecycle tests' commands and fixture, shared by `tests/e2e/release.rs` and the timed
+//! deploy of `tests/timing/release.rs`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

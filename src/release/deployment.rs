@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: deployment files: composing one from a draft, choosing
+//! Part of `release`, beside the data flow: deployment files: composing one from a draft, choosing
 //! its id, reading one back.
 //!
 //! A deployment is a header (`api`, `created`, `description`, `hash`) followed by the draft's

@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: a stage file as the lifecycle commands see it: its text
+//! Part of `release`, beside the data flow: a stage file as the lifecycle commands see it: its text
 //! (edited, never regenerated, see `yaml`), its parsed model, and the history entries a switch of
 //! deployment adds.
 

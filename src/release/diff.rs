@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: `stagecraft diff`: what deploying the draft would change
+//! Part of `release`, beside the data flow: `stagecraft diff`: what deploying the draft would change
 //! on a stage. Routes are matched by their key (method and path, as `GET /orders/{id}`); a route
 //! whose integration differs as data (formatting and comments do not count) is changed.
 

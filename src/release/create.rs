@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: `stagecraft deploy`: the draft `apis/API.yaml` becomes a
+//! Part of `release`, beside the data flow: `stagecraft deploy`: the draft `apis/API.yaml` becomes a
 //! new immutable deployment `API-N`, and the stage points at it (created if missing, as AWS's
 //! CreateDeployment does).
 
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 #[derive(Debug, Serialize)]
-pub struct Deployed {
+pub struct DeployOutcome {
     pub id: String,
     pub stage: String,
     /// The deployment the stage served before; `None` for a new stage.
@@ -30,7 +30,7 @@ pub fn deploy(
     api: &str,
     stage: &str,
     description: Option<&str>,
-) -> Result<Deployed, Error> {
+) -> Result<DeployOutcome, Error> {
     check_name("api", api)?;
     check_name("stage", stage)?;
     if description.is_some_and(|d| d.chars().any(char::is_control)) {
@@ -111,7 +111,7 @@ pub fn deploy(
         n += 1;
     };
     doc.write(&stage_changes(&id)?)?;
-    Ok(Deployed {
+    Ok(DeployOutcome {
         id,
         stage: stage.to_string(),
         previous: doc.model.as_ref().map(|m| m.deployment.value.clone()),

@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: the three ways the lifecycle commands touch the disk:
+//! Part of `release`, beside the data flow: the three ways the lifecycle commands touch the disk:
 //! one lock per configuration directory (held for a whole read-modify-write, so concurrent commands
 //! never lose each other's update), atomic replacement of a file (the proxy never reads half of
 //! one), and atomic creation of a file that must not exist yet (two deploys never take the same

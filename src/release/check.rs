@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: before anything is written: the configuration as the
+//! Part of `release`, beside the data flow: before anything is written: the configuration as the
 //! command would leave it, put through the load pipeline a reload runs (`snapshot::load`). A
 //! command whose result the proxy would reject writes nothing and names the problems instead.
 

@@ -1,4 +1,4 @@
-//! Part of `deploy`, beside the data flow: `stagecraft routes`: what each stage serves. For every
+//! Part of `release`, beside the data flow: `stagecraft routes`: what each stage serves. For every
 //! route of a stage's deployment (and of its canary): the integration type, its URI with the stage
 //! variables substituted, and where that URI goes: the versions of a backend alias with their share
 //! and targets, or the host of an `http://` URI. The directory must load (validate and compile) as

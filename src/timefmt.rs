@@ -1,4 +1,4 @@
-//! Beside the data flow, used by `proxy`, `admin` and `deploy`: timestamps in the formats users
+//! Beside the data flow, used by `proxy`, `admin` and `release`: timestamps in the formats users
 //! see: RFC 3339 (`/config`, deployment files) and AWS's access-log `requestTime`
 //! (`24/Nov/2026:12:00:00 +0000`). Hand-written because it is twenty lines of calendar arithmetic,
 //! not worth a date crate on the request path.

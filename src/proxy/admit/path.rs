@@ -1,7 +1,8 @@
-//! Path safety before route matching: percent-encoding must be valid (else 400), dot segments
-//! (also percent-encoded ones, `%2e%2e`) are resolved, and `//` is collapsed, so a backend never
-//! receives `..` and `/a/../admin` cannot reach around a route. Other encodings, `%2F`
-//! included, are kept as sent: an encoded slash inside a parameter stays one segment.
+//! Part of the proxy stage, inside step 1 (admit): path safety before route matching:
+//! percent-encoding must be valid (else 400), dot segments (also percent-encoded ones, `%2e%2e`)
+//! are resolved, and `//` is collapsed, so a backend never receives `..` and `/a/../admin` cannot
+//! reach around a route. Other encodings, `%2F` included, are kept as sent: an encoded slash inside
+//! a parameter stays one segment.
 
 use std::borrow::Cow;
 

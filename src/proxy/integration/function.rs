@@ -1,9 +1,9 @@
-//! Function integrations: `aws_proxy` POSTs the API Gateway REST proxy event (format 1.0) to the
-//! function and turns its `{statusCode, headers, multiValueHeaders, body, isBase64Encoded}` into
-//! the response; `aws` POSTs the request template's output and selects the integration response
-//! by the function's `errorMessage`. A function is anything that answers `POST` on its invocation
-//! path the way Lambda's Invoke API (or the runtime interface emulator) does: the event in, the
-//! function's result (or `{"errorMessage", "errorType"}`) out.
+//! Part of the proxy stage, step 9 for functions: `aws_proxy` POSTs the API Gateway REST proxy
+//! event (format 1.0) to the function and turns its `{statusCode, headers, multiValueHeaders, body,
+//! isBase64Encoded}` into the response; `aws` POSTs the request template's output and selects the
+//! integration response by the function's `errorMessage`. A function is anything that answers
+//! `POST` on its invocation path the way Lambda's Invoke API (or the runtime interface emulator)
+//! does: the event in, the function's result (or `{"errorMessage", "errorType"}`) out.
 //!
 //! Decisions (see the README): a request body is sent as text when its media type is textual
 //! (`text/*`, JSON, XML, JavaScript, form data, `*+json`, `*+xml`; no Content-Type counts as

@@ -68,8 +68,7 @@ impl From<Decision> for Routed {
 /// Routes the request and, for an `http_proxy` route with `request_parameters`, maps them:
 /// the route step in full.
 pub fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Routed {
-    let snapshot = ctx.snapshot.clone();
-    let (routed, mapping) = decide(&snapshot, req, &mut ctx.labels);
+    let (routed, mapping) = decide(&ctx.snapshot, req, &mut ctx.labels);
     let Some(call) = mapping else {
         return routed;
     };

@@ -13,16 +13,15 @@
 
 use super::mapping::{self, View};
 use super::response::{respond, Integrated};
-use super::{content_type, exchange, Exchanged, Failure, Job};
+use super::{content_type, exchange, Exchanged, Failure, Job, Outgoing};
 use crate::proxy::facts::Facts;
 use crate::proxy::respond::{Answer, GatewayError};
-use crate::proxy::upstream::{self, Endpoint};
+use crate::proxy::upstream::Endpoint;
 use crate::snapshot::function::{FunctionIntegration, FunctionKind};
 use crate::snapshot::templated::{media_type, Mapping, RequestBody};
 use crate::template::{Overrides, RequestOverrides};
 use base64::Engine as _;
 use bytes::Bytes;
-use pingora::http::RequestHeader;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 
@@ -69,15 +68,14 @@ pub async fn serve(
         }
         p
     };
-    let mut up = RequestHeader::build(http::Method::POST, path.as_bytes(), Some(8))
-        .map_err(|e| Failure::internal(format!("building the invocation request: {e}")))?;
-    let framing = |up: &mut RequestHeader| -> pingora::Result<()> {
-        up.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-        up.insert_header(http::header::CONTENT_LENGTH, event.len())?;
-        upstream::stamp(up, req, job.ctx, endpoint.host(), &[])
+    let invocation = Outgoing {
+        method: http::Method::POST,
+        path,
+        content_type: Some("application/json"),
+        headers: &[],
+        body: event,
     };
-    framing(&mut up).map_err(|e| Failure::internal(format!("invocation header: {e}")))?;
-    let (resp, out) = match exchange(job, &endpoint, up, event, exchanged).await {
+    let (resp, out) = match exchange(job, &endpoint, invocation, exchanged).await {
         Ok(r) => r,
         Err(Failure::Refuse(r)) if r.error == GatewayError::BadGateway => {
             return Err(Failure::Function(format!(

@@ -4,14 +4,13 @@
 
 use super::mapping::{self, View};
 use super::response::{respond, Integrated};
-use super::{content_type, exchange, Exchanged, Failure, Job};
+use super::{content_type, exchange, Exchanged, Failure, Job, Outgoing};
 use crate::proxy::facts::Facts;
 use crate::proxy::respond::{Answer, GatewayError};
-use crate::proxy::upstream::{self, Endpoint};
+use crate::proxy::upstream::Endpoint;
 use crate::snapshot::templated::{HttpIntegration, RequestBody};
 use crate::template::{Overrides, RequestOverrides};
 use bytes::Bytes;
-use pingora::http::RequestHeader;
 use std::borrow::Cow;
 
 pub async fn serve(
@@ -57,23 +56,18 @@ pub async fn serve(
         &[target.query.as_deref()],
     );
     let headers = mapped.header_values()?;
-    let mut up = RequestHeader::build(req.method.clone(), path.as_bytes(), Some(headers.len() + 8))
-        .map_err(|e| Failure::internal(format!("building the upstream request: {e}")))?;
-    let ct = if templated {
-        Some("application/json")
-    } else {
-        content_type(req)
+    let out = Outgoing {
+        method: req.method.clone(),
+        path,
+        content_type: if templated {
+            Some("application/json")
+        } else {
+            content_type(req)
+        },
+        headers: &headers,
+        body: upstream_body,
     };
-    let framing = |up: &mut RequestHeader| -> pingora::Result<()> {
-        if let Some(ct) = ct {
-            up.insert_header(::http::header::CONTENT_TYPE, ct)?;
-        }
-        up.insert_header(::http::header::CONTENT_LENGTH, upstream_body.len())?;
-        upstream::stamp(up, req, job.ctx, endpoint.host(), &headers)
-    };
-    framing(&mut up).map_err(|e| Failure::internal(format!("upstream header: {e}")))?;
-
-    let (resp, resp_body) = exchange(job, &endpoint, up, upstream_body, exchanged).await?;
+    let (resp, resp_body) = exchange(job, &endpoint, out, exchanged).await?;
     let got = Integrated {
         status: resp.status.as_u16(),
         headers: Some(&resp),

@@ -15,7 +15,7 @@ pub mod response;
 use super::context::RequestCtx;
 use super::respond::{self, Answer, GatewayError, Refusal};
 use super::route::Call;
-use super::upstream::Endpoint;
+use super::upstream::{self, Endpoint};
 use crate::snapshot::{Integration, Route};
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
@@ -165,15 +165,45 @@ pub fn content_type(req: &RequestHeader) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// A buffered integration's request before the gateway frames it and stamps what every
+/// upstream request carries (`upstream::stamp`).
+pub struct Outgoing<'a> {
+    pub method: ::http::Method,
+    pub path: String,
+    pub content_type: Option<&'a str>,
+    /// Mapped by `request_parameters` or a template's `requestOverride`.
+    pub headers: &'a [(::http::HeaderName, ::http::HeaderValue)],
+    pub body: Bytes,
+}
+
+impl Outgoing<'_> {
+    fn head(&self, job: &Job<'_>, endpoint: &Endpoint) -> pingora::Result<RequestHeader> {
+        let mut up = RequestHeader::build(
+            self.method.clone(),
+            self.path.as_bytes(),
+            Some(self.headers.len() + 8),
+        )?;
+        if let Some(ct) = self.content_type {
+            up.insert_header(::http::header::CONTENT_TYPE, ct)?;
+        }
+        up.insert_header(::http::header::CONTENT_LENGTH, self.body.len())?;
+        upstream::stamp(&mut up, job.req, job.ctx, endpoint.host(), self.headers)?;
+        Ok(up)
+    }
+}
+
 /// Sends one integration request to `endpoint` within its timeout, recording the version and
 /// latency: a timeout is 504 (`EndpointTimeout`), any other failure 502 (`BadGateway`), logged.
 pub async fn exchange(
     job: &Job<'_>,
     endpoint: &Endpoint,
-    header: RequestHeader,
-    body: Bytes,
+    out: Outgoing<'_>,
     exchanged: &mut Option<Exchanged>,
 ) -> Result<(ResponseHeader, Bytes), Failure> {
+    let header = out
+        .head(job, endpoint)
+        .map_err(|e| Failure::internal(format!("building the integration request: {e}")))?;
+    let body = out.body;
     let sent = Instant::now();
     let peer = endpoint.peer();
     let max = job.ctx.snapshot.limits.max_body_bytes;

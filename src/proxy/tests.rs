@@ -268,6 +268,30 @@ async fn admit_refuses_on_a_real_session() {
     assert!(wire.is_empty(), "{wire}");
 }
 
+/// Issue 14's framing defects at admit, with the raw bytes that showed them: an HTTP/1.1
+/// request without `Host`, a backslash path, and `Content-Length` lists. (Two `Host` fields,
+/// and differing `Content-Length` values, pingora refuses itself before any filter runs.)
+#[tokio::test]
+async fn admit_refuses_missing_host_backslashes_and_ambiguous_lengths() {
+    for raw in [
+        &b"GET /prod/x HTTP/1.1\r\n\r\n"[..],
+        b"GET /prod/x\\..\\..\\items HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        let (verdict, wire) = admit_raw(raw).await;
+        let refused = verdict.expect_err("refused");
+        assert_eq!(
+            refused.error,
+            GatewayError::BadRequest,
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+        assert!(wire.starts_with("HTTP/1.1 400 "), "{wire}");
+    }
+    // HTTP/1.0 may omit Host.
+    let (ok, _) = admit_raw(b"GET /prod/x HTTP/1.0\r\n\r\n").await;
+    assert!(ok.is_ok());
+}
+
 /// Counts the allocations of the current thread, for the allocation-free claims below.
 mod counting {
     use std::alloc::{GlobalAlloc, Layout, System};

@@ -1051,6 +1051,39 @@ async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
 
 const SMUGGLED: &str = "GET /s/smuggled HTTP/1.1\r\nHost: gw.test\r\n\r\n";
 
+/// HTTP/1.1 without `Host` (RFC 9112 3.2) and a backslash in the request target are 400 and
+/// reach no backend; a `Content-Length` list of equal values, or the field repeated with equal
+/// values, goes upstream as one `Content-Length` (RFC 9110 8.6), so a strict origin gets what
+/// the gateway accepted.
+#[tokio::test]
+async fn missing_host_backslashes_and_content_length_lists() {
+    let be = Backend::start("A").await;
+    let dir = ConfigDir::new();
+    put_deployment(&dir, "shop-1", catch_all(be.addr()));
+    put_stage(&dir, "s", "shop-1", json!({}));
+    let gw = Gateway::start(&dir).await;
+    for req in [
+        "GET /s/x HTTP/1.1\r\n\r\n",
+        "GET /s/x\\..\\..\\items HTTP/1.1\r\nHost: gw.test\r\n\r\n",
+    ] {
+        raw_one(gw.addr(), req.as_bytes())
+            .await
+            .assert_gateway_error(400, "Bad Request");
+    }
+    assert_eq!(be.requests(), 0, "refused requests reached the backend");
+    for lengths in [
+        "Content-Length: 5, 5",
+        "Content-Length: 5\r\nContent-Length: 5",
+    ] {
+        let req = format!("POST /s/echo-body HTTP/1.1\r\nHost: gw.test\r\n{lengths}\r\n\r\nhello");
+        let r = raw_one(gw.addr(), req.as_bytes()).await;
+        assert_eq!(r.status, 200, "{lengths}: {}", r.text());
+        let seen = r.json();
+        assert_eq!(seen["headers"]["content-length"], "5", "{lengths}");
+        assert_eq!(seen["body"], "hello", "{lengths}");
+    }
+}
+
 /// CL.TE: by `Content-Length` the body runs over the smuggled request, by chunked framing the
 /// body ends before it.
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Part of the proxy stage, step 1 of the pipeline: admit. Every check that needs no
 //! configuration beyond the gateway's limits runs here, before a stage or route is looked at:
-//! ambiguous framing (400), URL length (414), header count and size (431), the body limit by
-//! `Content-Length` (413), and path safety (400, or the path rewritten to its normal form).
+//! ambiguous framing (400), URL length (414), header count and size (431), `Host` (400 when an
+//! HTTP/1.1 request has none, or any request has two), a backslash in the request target (400),
+//! one `Content-Length` (equal repeats collapse to one value, differing ones are 400), the body
+//! limit by `Content-Length` (413), and path safety (400, or the path rewritten to its normal
+//! form).
 
 pub mod path;
 
@@ -29,7 +32,15 @@ pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), 
     if let Some(error) = framing {
         return Err(Refused { error, close: true });
     }
-    normalize_path(session.req_header_mut()).map_err(|error| Refused {
+    let req = session.req_header_mut();
+    if !host_ok(req) || req.raw_path().contains(&b'\\') {
+        return Err(Refused {
+            error: GatewayError::BadRequest,
+            close: false,
+        });
+    }
+    one_content_length(req).map_err(|error| Refused { error, close: true })?;
+    normalize_path(req).map_err(|error| Refused {
         error,
         close: false,
     })?;
@@ -38,6 +49,42 @@ pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), 
             error: GatewayError::RequestTooLarge,
             close: true,
         }),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without `Host`, and to any request
+/// with more than one. (HTTP/2 carries `:authority` instead; HTTP/1.0 may omit it.)
+fn host_ok(req: &RequestHeader) -> bool {
+    let hosts = req.headers.get_all(http::header::HOST).iter().count();
+    hosts == 1 || (hosts == 0 && req.version != http::Version::HTTP_11)
+}
+
+/// RFC 9110 8.6: `Content-Length: 5, 5`, or the field twice with equal values, is one length;
+/// the request goes on with a single `Content-Length: 5` (a strict origin would refuse the list
+/// the gateway accepted). Values that differ or are not numbers leave the framing ambiguous: 400.
+fn one_content_length(req: &mut RequestHeader) -> Result<(), GatewayError> {
+    let mut length: Option<u64> = None;
+    let mut seen = 0;
+    for field in req.headers.get_all(http::header::CONTENT_LENGTH) {
+        let text = field.to_str().map_err(|_| GatewayError::BadRequest)?;
+        for part in text.split(',') {
+            let part = part.trim_matches([' ', '\t']);
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(GatewayError::BadRequest);
+            }
+            let n: u64 = part.parse().map_err(|_| GatewayError::BadRequest)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(GatewayError::BadRequest);
+            }
+            length = Some(n);
+            seen += 1;
+        }
+    }
+    match length {
+        Some(n) if seen > 1 => req
+            .insert_header(http::header::CONTENT_LENGTH, n)
+            .map_err(|_| GatewayError::BadRequest),
         _ => Ok(()),
     }
 }
@@ -183,6 +230,40 @@ mod tests {
             over_limits(&req("/", &[("transfer-encoding", "Chunked")]), &l),
             None
         );
+    }
+
+    #[test]
+    fn host_and_content_length_rules() {
+        assert!(host_ok(&req("/", &[("host", "a")])));
+        assert!(!host_ok(&req("/", &[])));
+        assert!(!host_ok(&req("/", &[("host", "a"), ("host", "b")])));
+        let mut old = req("/", &[]);
+        old.set_version(http::Version::HTTP_10);
+        assert!(host_ok(&old));
+        for equal in [
+            &[("content-length", "5, 5")][..],
+            &[("content-length", "5"), ("content-length", "5")],
+        ] {
+            let mut r = req("/", equal);
+            assert_eq!(one_content_length(&mut r), Ok(()), "{equal:?}");
+            let all: Vec<_> = r.headers.get_all("content-length").iter().collect();
+            assert_eq!(all, ["5"], "{equal:?}");
+        }
+        for bad in [
+            &[("content-length", "5, 6")][..],
+            &[("content-length", "5"), ("content-length", "6")],
+            &[("content-length", "+5")],
+            &[("content-length", "5,")],
+            &[("content-length", "0x5")],
+        ] {
+            assert_eq!(
+                one_content_length(&mut req("/", bad)),
+                Err(GatewayError::BadRequest),
+                "{bad:?}"
+            );
+        }
+        let mut single = req("/", &[("content-length", "7")]);
+        assert_eq!(one_content_length(&mut single), Ok(()));
     }
 
     #[test]

@@ -70,7 +70,6 @@ pub struct Labels {
     pub metrics: Arc<RouteMetrics>,
     pub access_log: Option<Arc<AccessLog>>,
     pub stage: Option<Arc<str>>,
-    pub api: Option<Arc<str>>,
     pub deployment: Option<Arc<str>>,
     pub resource_path: Option<Arc<str>>,
     pub canary: bool,
@@ -84,7 +83,6 @@ impl Default for Labels {
             metrics: crate::metrics::NO_STAGE.clone(),
             access_log: None,
             stage: None,
-            api: None,
             deployment: None,
             resource_path: None,
             canary: false,
@@ -107,14 +105,19 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Records the integration's latency once its answer (head) is in.
+    /// The streamed integration's answer (head) is in: its latency since `sent_at`.
     pub fn answered(&mut self, labels: &Labels) {
         if let Some(t) = self.sent_at {
-            let elapsed = t.elapsed();
-            self.latency = Some(elapsed);
-            if let Some(v) = &labels.version {
-                labels.metrics.observe_upstream(v, elapsed);
-            }
+            self.record(labels, t.elapsed());
+        }
+    }
+
+    /// Records an integration's latency for the access log and the metrics of the version in
+    /// `labels` (streamed and buffered integrations alike).
+    pub fn record(&mut self, labels: &Labels, elapsed: Duration) {
+        self.latency = Some(elapsed);
+        if let Some(v) = &labels.version {
+            labels.metrics.observe_upstream(v, elapsed);
         }
     }
 }

@@ -18,6 +18,15 @@ pub struct Facts<'a> {
     pub ctx: &'a RequestCtx,
 }
 
+/// A host as a client sends it (`Host`, `:authority`), without its port; an IPv6 literal
+/// without its brackets.
+pub fn without_port(raw: &str) -> &str {
+    match raw.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => raw.split(':').next().unwrap_or(raw),
+    }
+}
+
 /// `$context.protocol` as AWS writes it.
 pub fn protocol(v: http::Version) -> &'static str {
     match v {
@@ -41,10 +50,21 @@ impl<'a> Facts<'a> {
             Some(h) => h.to_str().unwrap_or(""),
             None => self.req.uri.authority().map_or("", |a| a.as_str()),
         };
-        match raw.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(v6),
-            None => raw.split(':').next().unwrap_or(raw),
-        }
+        without_port(raw)
+    }
+
+    /// `$context.apiId`: the API of the stage that served the request (looked up only when
+    /// something shows it, so routing does not carry it for every request).
+    fn api_id(&self) -> &'a str {
+        let Some(name) = self.ctx.labels.stage.as_deref() else {
+            return "";
+        };
+        self.ctx
+            .snapshot
+            .stages
+            .iter()
+            .find(|s| &*s.name == name)
+            .map_or("", |s| &*s.api)
     }
 
     fn user_agent(&self) -> std::borrow::Cow<'a, str> {
@@ -75,7 +95,7 @@ impl<'a> Facts<'a> {
             ContextField::DomainPrefix => {
                 out.write_str(self.domain_name().split('.').next().unwrap_or(""))
             }
-            ContextField::ApiId => out.write_str(text(&labels.api)),
+            ContextField::ApiId => out.write_str(self.api_id()),
             ContextField::AccountId | ContextField::ResourceId => Ok(()),
             ContextField::DeploymentId => out.write_str(text(&labels.deployment)),
             ContextField::SourceIp => match self.ctx.client.ip {

@@ -6,7 +6,7 @@
 //! request head, so every outcome is decided, and tested, in one place.
 
 use super::context::{Labels, RequestCtx};
-use super::facts::Facts;
+use super::facts::{without_port, Facts};
 use super::integration::http_proxy::Forward;
 use super::integration::mapping;
 use super::respond::{GatewayError, Refusal};
@@ -125,10 +125,7 @@ fn request_host(req: &RequestHeader) -> Option<Cow<'_, str>> {
         Some(h) => h,
         None => req.headers.get(http::header::HOST)?.to_str().ok()?,
     };
-    let host = match raw.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(v6),
-        None => raw.split(':').next().unwrap_or(raw),
-    };
+    let host = without_port(raw);
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         Some(Cow::Owned(host.to_ascii_lowercase()))
     } else {
@@ -167,7 +164,6 @@ pub fn decide(
         return refuse(GatewayError::NotFound);
     };
     labels.stage = Some(stage.name.clone());
-    labels.api = Some(stage.api.clone());
     labels.access_log = stage.access_log.clone();
     labels.metrics = stage.metrics.unrouted.clone();
     let deployed = match &stage.canary {

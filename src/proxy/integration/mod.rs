@@ -93,7 +93,7 @@ pub async fn serve(
             .await;
             if let Some(x) = exchanged {
                 ctx.labels.version = Some(x.version);
-                ctx.upstream.latency = Some(x.latency);
+                ctx.upstream.record(&ctx.labels, x.latency);
             }
             outcome
         }
@@ -212,10 +212,10 @@ pub async fn exchange(
         round_trip(job.connector, &peer, header, body, max),
     )
     .await;
-    let latency = sent.elapsed();
-    let version = endpoint.version.name.clone();
-    job.ctx.labels.metrics.observe_upstream(&version, latency);
-    *exchanged = Some(Exchanged { version, latency });
+    *exchanged = Some(Exchanged {
+        version: endpoint.version.name.clone(),
+        latency: sent.elapsed(),
+    });
     match outcome {
         Err(_) => Err(GatewayError::EndpointTimeout.into()),
         Ok(Err(e)) => {

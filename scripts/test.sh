@@ -14,6 +14,8 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 # ARCHITECTURE.md names code by file:line; it must match the tree it describes.
 python3 scripts/architecture-anchors.py --check
+# vendor/pingora-core must be exactly a pingora release plus the series in patches/pingora-core.
+bash scripts/pingora-patches.sh check
 cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft
 # The binary just built, wherever cargo put it: CARGO_TARGET_DIR or build.target-dir may move it

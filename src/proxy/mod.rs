@@ -90,6 +90,11 @@ impl Gateway {
         if session.as_downstream().get_keepalive().is_some() {
             session.set_keepalive(Some(ctx.snapshot.limits.idle_timeout_seconds));
         }
+        // RFC 9112 9.3.2: a client may pipeline, and the server answers in order. pingora
+        // keeps the bytes read past this request for the next one only when asked; without it,
+        // requests 2..n are dropped and data after a body reads as an error. Safe only because
+        // the vendored pingora reads chunked bodies strictly (see patches/pingora-core).
+        session.as_downstream_mut().set_pipelining_enabled(true);
         if let Err(refused) = admit::admit(session, &ctx.snapshot.limits, self.store.is_ready()) {
             if refused.close {
                 session.set_keepalive(None);

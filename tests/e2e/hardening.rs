@@ -68,25 +68,25 @@ async fn generation(gw: &Gateway) -> u64 {
 
 /// One response as read off the wire.
 #[derive(Debug)]
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl RawResponse {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "body is not JSON ({e}): status {} body {:?}",
@@ -97,11 +97,11 @@ impl RawResponse {
     }
 
     /// The path the echo backend saw.
-    fn seen_path(&self) -> String {
+    pub(crate) fn seen_path(&self) -> String {
         self.json()["path"].as_str().unwrap_or_default().to_string()
     }
 
-    fn assert_gateway_error(&self, status: u16, message: &str) {
+    pub(crate) fn assert_gateway_error(&self, status: u16, message: &str) {
         assert_eq!(self.status, status, "status; body: {}", self.text());
         let ct = self.header("content-type").unwrap_or_default();
         assert!(
@@ -195,18 +195,23 @@ fn parse_response(buf: &[u8], closed: bool) -> Option<(RawResponse, usize)> {
 
 /// What happened on one raw connection.
 #[derive(Debug)]
-struct Exchange {
-    responses: Vec<RawResponse>,
+pub(crate) struct Exchange {
+    pub(crate) responses: Vec<RawResponse>,
     /// The gateway closed the connection (FIN or reset) within the deadline.
-    closed: bool,
+    pub(crate) closed: bool,
     /// Bytes after the last complete response.
-    leftover: Vec<u8>,
+    pub(crate) leftover: Vec<u8>,
 }
 
 /// Writes `request` on a fresh connection and reads until the gateway has sent `want`
 /// complete responses (`Some`), or until it closes the connection (`None`: read everything).
 /// [`patience`]`(wait)` bounds the whole read; running into it means the connection stayed open.
-async fn raw(addr: SocketAddr, request: &[u8], want: Option<usize>, wait: Duration) -> Exchange {
+pub(crate) async fn raw(
+    addr: SocketAddr,
+    request: &[u8],
+    want: Option<usize>,
+    wait: Duration,
+) -> Exchange {
     let wait = patience(wait);
     let mut s = within("TCP connect", TcpStream::connect(addr))
         .await
@@ -215,6 +220,16 @@ async fn raw(addr: SocketAddr, request: &[u8], want: Option<usize>, wait: Durati
     // The gateway may answer and close before reading everything: a failed write is not an
     // error here, what it sent back is the result.
     let _ = s.write_all(request).await;
+    read_exchange(&mut s, want, wait).await
+}
+
+/// Reads from `s` until the gateway has sent `want` complete responses (`Some`) or closed the
+/// connection; `wait` (already stretched by [`patience`]) bounds the whole read.
+pub(crate) async fn read_exchange(
+    s: &mut TcpStream,
+    want: Option<usize>,
+    wait: Duration,
+) -> Exchange {
     let mut buf = Vec::new();
     let mut responses = Vec::new();
     let mut closed = false;
@@ -249,7 +264,7 @@ async fn raw(addr: SocketAddr, request: &[u8], want: Option<usize>, wait: Durati
 }
 
 /// One request on a fresh connection, its first response; panics if none comes.
-async fn raw_one(addr: SocketAddr, request: &[u8]) -> RawResponse {
+pub(crate) async fn raw_one(addr: SocketAddr, request: &[u8]) -> RawResponse {
     let mut x = raw(addr, request, Some(1), DEADLINE).await;
     assert!(
         !x.responses.is_empty(),
@@ -975,7 +990,7 @@ async fn assert_refused_and_nothing_forwarded(case: &str, request: &[u8]) {
 
 /// How much of a refused request may reach the backend.
 #[derive(PartialEq)]
-enum Forwarding {
+pub(crate) enum Forwarding {
     Nothing,
     /// A streaming proxy sends the head before it reads the body, so a body that turns out to be
     /// malformed is found after the head went upstream: the head may arrive (and the upstream
@@ -983,7 +998,7 @@ enum Forwarding {
     HeadOnly,
 }
 
-async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
+pub(crate) async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
     let be = Backend::start("A").await;
     let dir = ConfigDir::new();
     put_deployment(&dir, "shop-1", catch_all(be.addr()));
@@ -1049,7 +1064,7 @@ async fn assert_refused(case: &str, request: &[u8], forwarding: Forwarding) {
     }
 }
 
-const SMUGGLED: &str = "GET /s/smuggled HTTP/1.1\r\nHost: gw.test\r\n\r\n";
+pub(crate) const SMUGGLED: &str = "GET /s/smuggled HTTP/1.1\r\nHost: gw.test\r\n\r\n";
 
 /// HTTP/1.1 without `Host` (RFC 9112 3.2) and a backslash in the request target are 400 and
 /// reach no backend; a `Content-Length` list of equal values, or the field repeated with equal

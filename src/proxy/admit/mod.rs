@@ -1,6 +1,6 @@
 //! Part of the proxy stage, step 1 of the pipeline: admit. Every check that needs no
 //! configuration beyond the gateway's limits runs here, before a stage or route is looked at:
-//! ambiguous framing (400), URL length (414), header count and size (431), `Host` (400 when an
+//! ambiguous framing and bare-LF line ends in the head (400), URL length (414), header count and size (431), `Host` (400 when an
 //! HTTP/1.1 request has none, or any request has two), a backslash in the request target (400),
 //! one `Content-Length` (equal repeats collapse to one value, differing ones are 400), the body
 //! limit by `Content-Length` (413), and path safety (400, or the path rewritten to its normal
@@ -24,7 +24,7 @@ pub struct Refused {
 
 /// Admits the request or says why not; may rewrite its path to the normal form.
 pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), Refused> {
-    let framing = if sent_both_lengths(session, ready) {
+    let framing = if sent_both_lengths(session, ready) || bare_lf_in_head(session) {
         Some(GatewayError::BadRequest)
     } else {
         over_limits(session.req_header(), limits)
@@ -51,6 +51,19 @@ pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), 
         }),
         _ => Ok(()),
     }
+}
+
+/// RFC 9112 2.2 lets a server read a bare LF as the end of a header line; a gateway must not,
+/// because the next hop (or a cache, or a WAF in front) may read the same bytes differently,
+/// which is how heads are smuggled. nginx accepts them; stagecraft refuses them (400,
+/// close). HTTP/2 has no lines.
+fn bare_lf_in_head(session: &Session) -> bool {
+    session.as_downstream().as_http1().is_some_and(|h1| {
+        let head = h1.get_headers_raw_bytes();
+        head.iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    })
 }
 
 /// RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without `Host`, and to any request

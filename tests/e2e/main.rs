@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod conformance;
 mod hardening;
 mod lambda;
 mod observability;

@@ -29,6 +29,7 @@ pub mod hardening;
 pub mod observability;
 pub mod release;
 pub mod reload;
+pub mod strict;
 pub mod tls;
 
 pub use backend::{Backend, UploadEvent};

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod conformance;
 mod framing;
 mod hardening;
 mod lambda;

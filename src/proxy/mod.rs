@@ -95,7 +95,7 @@ impl Gateway {
         // requests 2..n are dropped and data after a body reads as an error. Safe only because
         // the vendored pingora reads chunked bodies strictly (see patches/pingora-core).
         session.as_downstream_mut().set_pipelining_enabled(true);
-        if let Err(refused) = admit::admit(session, &ctx.snapshot.limits, self.store.is_ready()) {
+        if let Err(refused) = admit::admit(session, &ctx.snapshot.limits) {
             if refused.close {
                 session.set_keepalive(None);
             }

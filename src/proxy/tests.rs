@@ -211,7 +211,7 @@ async fn admit_raw(raw: &[u8]) -> (Result<(), admit::Refused>, String) {
     let mut session = Session::new_h1(Box::new(server));
     assert!(session.read_request().await.unwrap(), "a request head");
     let ctx = RequestCtx::new(s.clone(), crate::shutdown::InFlight::default().enter());
-    let verdict = admit::admit(&mut session, &s.limits, true);
+    let verdict = admit::admit(&mut session, &s.limits);
     if let Err(r) = &verdict {
         session.set_keepalive(None);
         respond::refuse(&mut session, &ctx, r.error.into())

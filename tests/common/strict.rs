@@ -48,6 +48,11 @@ impl StrictRequest {
     }
 }
 
+/// The start of a violation's reason when the bytes break a field's or the target's own syntax
+/// (a control byte in a value, a non-ASCII or backslash target) but not the message framing: no
+/// two readers can disagree on where such a request ends.
+const SYNTAX: &str = "syntax: ";
+
 /// Bytes the backend could not read as one unambiguous request.
 #[derive(Clone, Debug)]
 pub struct Violation {
@@ -57,6 +62,14 @@ pub struct Violation {
     pub reason: String,
     /// Everything received on the connection from the start of the offending request.
     pub raw: Vec<u8>,
+}
+
+impl Violation {
+    /// Whether the violation is in the framing (lines, lengths, chunks), not in a field's or the
+    /// target's own syntax.
+    pub fn framing(&self) -> bool {
+        !self.reason.starts_with(SYNTAX)
+    }
 }
 
 /// A request cut short by the end of its connection: not ambiguous (a proxy abandons an
@@ -297,7 +310,7 @@ fn field_line(l: &[u8]) -> Result<(String, String), String> {
         .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
         return Err(format!(
-            "control byte {bad:#04x} in a field value: {shown:?}"
+            "{SYNTAX}control byte {bad:#04x} in a field value: {shown:?}"
         ));
     }
     let value = value
@@ -315,11 +328,13 @@ fn target_ok(method: &str, t: &[u8]) -> Result<(), String> {
     let shown = String::from_utf8_lossy(t);
     if t.is_empty() || t.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
         return Err(format!(
-            "request target with a byte outside VCHAR: {shown:?}"
+            "{SYNTAX}request target with a byte outside VCHAR: {shown:?}"
         ));
     }
     if t.contains(&b'#') || t.contains(&b'\\') {
-        return Err(format!("request target with '#' or '\\': {shown:?}"));
+        return Err(format!(
+            "{SYNTAX}request target with '#' or '\\': {shown:?}"
+        ));
     }
     let ok = match t {
         [b'/', ..] => true,

@@ -1,10 +1,10 @@
 //! Part of the proxy stage, step 1 of the pipeline: admit. Every check that needs no
 //! configuration beyond the gateway's limits runs here, before a stage or route is looked at:
-//! ambiguous framing and bare-LF line ends in the head (400), URL length (414), header count and size (431), `Host` (400 when an
-//! HTTP/1.1 request has none, or any request has two), a backslash in the request target (400),
-//! one `Content-Length` (equal repeats collapse to one value, differing ones are 400), the body
-//! limit by `Content-Length` (413), and path safety (400, or the path rewritten to its normal
-//! form).
+//! ambiguous framing and bare-LF line ends in the head (400), URL length (414), header count and
+//! size (431), `Host` (400 when an HTTP/1.1 request has none, or any request has two), a
+//! backslash or a non-ASCII byte in the request target (400), one `Content-Length` (equal repeats
+//! collapse to one value, differing ones are 400), the body limit by `Content-Length` (413), and
+//! path safety (400, or the path rewritten to its normal form).
 
 pub mod path;
 
@@ -23,8 +23,8 @@ pub struct Refused {
 }
 
 /// Admits the request or says why not; may rewrite its path to the normal form.
-pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), Refused> {
-    let framing = if sent_both_lengths(session, ready) || bare_lf_in_head(session) {
+pub fn admit(session: &mut Session, limits: &Limits) -> Result<(), Refused> {
+    let framing = if sent_both_lengths(session) || bare_lf_in_head(session) {
         Some(GatewayError::BadRequest)
     } else {
         over_limits(session.req_header(), limits)
@@ -33,7 +33,7 @@ pub fn admit(session: &mut Session, limits: &Limits, ready: bool) -> Result<(), 
         return Err(Refused { error, close: true });
     }
     let req = session.req_header_mut();
-    if !host_ok(req) || req.raw_path().contains(&b'\\') {
+    if !host_ok(req) || !target_ok(req.raw_path()) {
         return Err(Refused {
             error: GatewayError::BadRequest,
             close: false,
@@ -64,6 +64,15 @@ fn bare_lf_in_head(session: &Session) -> bool {
             .enumerate()
             .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
     })
+}
+
+/// RFC 9112 3.2 and RFC 3986: a request target is visible ASCII. A backslash (which some backends
+/// read as `/`, leading a path out of a route's prefix) and raw non-ASCII bytes (which a filter in
+/// front and the backend may decode differently) are refused with 400 rather than repaired.
+fn target_ok(target: &[u8]) -> bool {
+    target
+        .iter()
+        .all(|&b| (0x21..=0x7e).contains(&b) && b != b'\\')
 }
 
 /// RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without `Host`, and to any request
@@ -111,27 +120,25 @@ fn content_length(req: &RequestHeader) -> Option<u64> {
         .ok()
 }
 
-/// Whether an HTTP/1.1 request came with both `Content-Length` and `Transfer-Encoding`.
-/// pingora follows RFC 9112 (the chunked framing wins, `Content-Length` is dropped, keep-alive is
-/// turned off) before any filter sees the request, so the sign left is a chunked HTTP/1.1
-/// request whose keep-alive was turned off although the client did not ask for `close` and the
-/// process is not shutting down. Such a request is a smuggling attempt or a broken client: it is
-/// refused rather than forwarded.
-fn sent_both_lengths(session: &Session, ready: bool) -> bool {
-    let req = session.req_header();
-    req.version == http::Version::HTTP_11
-        && req.headers.contains_key(http::header::TRANSFER_ENCODING)
-        && session.as_downstream().get_keepalive().is_none()
-        && !req
-            .headers
-            .get_all(http::header::CONNECTION)
-            .iter()
-            .any(|v| {
-                v.to_str()
-                    .is_ok_and(|s| s.to_ascii_lowercase().contains("close"))
-            })
-        && !session.is_process_shutting_down()
-        && ready
+/// Whether the request came with both `Content-Length` and `Transfer-Encoding`. pingora applies
+/// RFC 9112 6.3 before any filter runs (the chunked framing wins, `Content-Length` is removed and
+/// keep-alive turned off), so the raw head is where the length is still seen. Such a request is
+/// a smuggling attempt or a broken client: it is refused rather than forwarded, whatever its
+/// `Connection` says (RFC 9112 6.1 allows either).
+fn sent_both_lengths(session: &Session) -> bool {
+    session
+        .req_header()
+        .headers
+        .contains_key(http::header::TRANSFER_ENCODING)
+        && session.as_downstream().as_http1().is_some_and(|h1| {
+            h1.get_headers_raw_bytes()
+                .split(|&b| b == b'\n')
+                .skip(1)
+                .any(|line| {
+                    line.get(..15)
+                        .is_some_and(|name| name.eq_ignore_ascii_case(b"content-length:"))
+                })
+        })
 }
 
 /// 414 for a long URL, 431 for too many or too large headers (AWS's limits by default), 400 for

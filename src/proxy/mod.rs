@@ -264,6 +264,18 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// A failure the client caused (a malformed body, a connection it dropped mid-request) is
+    /// not the operator's problem, and pingora's ERROR line for it would let any client fill the
+    /// log: it is logged at info level instead, as nginx logs "client sent invalid ...".
+    /// Upstream and internal failures keep pingora's ERROR line.
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, e: &Error) -> bool {
+        let client = e.esource() == &ErrorSource::Downstream;
+        if client {
+            tracing::info!(request_id = %ctx.request_id, "request failed on the client's side: {e}");
+        }
+        client
+    }
+
     /// Metrics and the access log, whatever the outcome.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         log::log_and_count(session, ctx);

@@ -10,7 +10,7 @@ use crate::hardening::{assert_refused, raw, read_exchange, Forwarding, RawRespon
 use std::time::Duration;
 
 use common::hardening::{catch_all, put_deployment, put_stage};
-use common::{patience, within, Backend, ConfigDir, Gateway, DEADLINE};
+use common::{eventually, patience, within, Backend, ConfigDir, Gateway, DEADLINE};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -22,6 +22,12 @@ async fn gateway() -> (Backend, ConfigDir, Gateway) {
     put_stage(&dir, "s", "shop-1", json!({}));
     let gw = Gateway::start(&dir).await;
     (be, dir, gw)
+}
+
+async fn connect(gw: &Gateway) -> TcpStream {
+    within("TCP connect", TcpStream::connect(gw.addr()))
+        .await
+        .unwrap()
 }
 
 fn get(path: &str, close: bool) -> String {
@@ -114,9 +120,7 @@ async fn pipelined_requests_are_all_answered_in_order() {
 #[tokio::test]
 async fn a_request_sent_before_the_previous_answer_is_kept_for_its_turn() {
     let (be, _dir, gw) = gateway().await;
-    let mut s = within("TCP connect", TcpStream::connect(gw.addr()))
-        .await
-        .unwrap();
+    let mut s = connect(&gw).await;
     s.write_all(b"POST /s/order/slow HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\n\r\nhello")
         .await
         .unwrap();
@@ -201,4 +205,60 @@ async fn bare_lf_request_heads_are_refused() {
     ] {
         assert_refused(case, head.as_bytes(), Forwarding::Nothing).await;
     }
+}
+
+/// A malformed body is the client's doing: pingora's ERROR line for it would let any client fill
+/// the log, so it is logged at info level, and the connection after it is refused cleanly.
+#[tokio::test]
+async fn a_malformed_body_is_not_logged_as_an_error() {
+    let (_be, _dir, gw) = gateway().await;
+    let bad = "POST /s/x HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n0\r\n\r\n";
+    let x = raw(gw.addr(), bad.as_bytes(), None, DEADLINE).await;
+    assert_eq!(x.responses.first().map(|r| r.status), Some(400));
+    eventually("the refusal is logged", DEADLINE, || async {
+        gw.logs().contains("request failed on the client's side")
+    })
+    .await;
+    let logs = gw.logs();
+    assert!(
+        !logs.contains(" ERROR "),
+        "an ERROR line for a client's bad body:\n{logs}"
+    );
+}
+
+/// `Expect: 100-continue` (curl sends it for large uploads): the interim `100 Continue` comes
+/// before the body by design and must not end the connection. pingora turned keep-alive off
+/// for any answer written before the body was read, the 100 included, so every such request
+/// closed its connection and a request behind it was lost (patch 0002).
+#[tokio::test]
+async fn a_100_continue_keeps_the_connection_for_the_next_request() {
+    let (be, _dir, gw) = gateway().await;
+    let mut s = connect(&gw).await;
+    s.write_all(
+        b"POST /s/echo-body HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let interim = read_exchange(&mut s, Some(1), patience(DEADLINE)).await;
+    assert_eq!(
+        interim
+            .responses
+            .iter()
+            .map(|r| r.status)
+            .collect::<Vec<_>>(),
+        [100],
+        "the backend's 100 Continue comes through before the body is sent"
+    );
+    s.write_all(format!("hello{}", get("/s/after", true)).as_bytes())
+        .await
+        .unwrap();
+    let x = read_exchange(&mut s, Some(2), patience(DEADLINE)).await;
+    assert_eq!(
+        answered(&x.responses),
+        [ok("POST", "/echo-body"), ok("GET", "/after")],
+        "both requests are answered on the one connection"
+    );
+    assert_eq!(x.responses[0].json()["body"], "hello");
+    assert_eq!(x.responses[0].header("connection"), Some("keep-alive"));
+    assert_eq!(be.requests(), 2);
 }

@@ -835,8 +835,11 @@ impl HttpSession {
             }
         }
 
-        // if body unfinished, or request header was not finished reading
+        // if body unfinished, or request header was not finished reading. An informational
+        // response (`100 Continue` above all) comes before the body by design: it says nothing
+        // about whether the body will be read, so it must not end keepalive.
         if self.close_on_response_before_downstream_finish
+            && (header.status == 101 || !header.status.is_informational())
             && (self.request_header.is_none() || !self.is_body_done())
         {
             debug!("set connection close before downstream finish");

@@ -987,7 +987,8 @@ fn pipelining() -> Vec<Case> {
             .send(
                 n.get(1, "") + &n.post(2, "Content-Length: abc\r\nConnection: close\r\n", "hello"),
             )
-            .half_close()
+            // No half-close: the refusal ends the connection, and a FIN while the GET is in
+            // flight would make its answer depend on timing.
             .wants("GET", 1, "")
             .wants("POST", 2, "hello"),
     );

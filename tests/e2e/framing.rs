@@ -262,3 +262,20 @@ async fn a_100_continue_keeps_the_connection_for_the_next_request() {
     assert_eq!(x.responses[0].header("connection"), Some("keep-alive"));
     assert_eq!(be.requests(), 2);
 }
+
+/// Whitespace or a control byte inside the request target (found by fuzzing): pingora used to
+/// percent-encode it and go on, so `GET /a /b HTTP/1.1` reached routing as `/a%20/b` while a
+/// stricter reader sees the target `/a`. RFC 9112 3 forbids autocorrecting a request line: 400,
+/// nothing forwarded (patch 0003).
+#[tokio::test]
+async fn whitespace_inside_the_request_target_is_refused() {
+    for (case, line) in [
+        ("space", "GET /s/a /b HTTP/1.1"),
+        ("two spaces", "GET  /s/a HTTP/1.1"),
+        ("tab", "GET /s/a\tb HTTP/1.1"),
+        ("control byte", "GET /s/a\x01b HTTP/1.1"),
+    ] {
+        let req = format!("{line}\r\nHost: gw.test\r\n\r\n");
+        assert_refused(case, req.as_bytes(), Forwarding::Nothing).await;
+    }
+}

@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod model;
 pub mod names;
 pub mod problem;
+pub mod response_type;
 pub mod route;
 pub mod sticky;
 pub mod typed;

@@ -5,6 +5,7 @@
 //! the same id.
 
 use super::context::RequestCtx;
+use crate::config::response_type::ResponseType;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
@@ -63,6 +64,27 @@ impl GatewayError {
             GatewayError::BadGateway => r#"{"message":"Bad Gateway"}"#,
             GatewayError::EndpointTimeout => r#"{"message":"Endpoint request timed out"}"#,
             GatewayError::FaultInjected(_) => r#"{"message":"Fault injected"}"#,
+        }
+    }
+
+    /// Its gateway response type: the metric label, `$context.error.responseType`, and the key
+    /// a `gateway_responses:` entry customizes it by.
+    pub fn response_type(self) -> ResponseType {
+        match self {
+            GatewayError::NotFound => ResponseType::ResourceNotFound,
+            GatewayError::BadRequest => ResponseType::BadRequest,
+            GatewayError::MethodNotAllowed => ResponseType::MethodNotAllowed,
+            GatewayError::RequestTooLarge => ResponseType::RequestTooLarge,
+            GatewayError::UriTooLong => ResponseType::UriTooLong,
+            GatewayError::HeadersTooLarge => ResponseType::HeadersTooLarge,
+            GatewayError::TooManyRequests => ResponseType::Throttled,
+            GatewayError::UnsupportedMediaType => ResponseType::UnsupportedMediaType,
+            // A failing template or an unresolvable mapping: AWS's type for a configuration
+            // that cannot serve the request.
+            GatewayError::InternalServerError => ResponseType::ApiConfigurationError,
+            GatewayError::BadGateway => ResponseType::IntegrationFailure,
+            GatewayError::EndpointTimeout => ResponseType::IntegrationTimeout,
+            GatewayError::FaultInjected(_) => ResponseType::FaultInjected,
         }
     }
 
@@ -126,9 +148,20 @@ pub struct Answer {
 
 impl Answer {
     pub fn error(e: GatewayError) -> Answer {
+        // `x-amzn-ErrorType` where AWS sends one: clients and SDKs written against API Gateway
+        // branch on it (`TooManyRequestsException` is retried with backoff).
+        let error_type = e.response_type().error_type();
         Answer {
             status: e.status(),
-            headers: Vec::new(),
+            headers: error_type
+                .map(|t| {
+                    (
+                        http::HeaderName::from_static("x-amzn-errortype"),
+                        t.to_string(),
+                    )
+                })
+                .into_iter()
+                .collect(),
             content_type: Some(Cow::Borrowed("application/json")),
             body: Bytes::from_static(e.body().as_bytes()),
         }
@@ -192,4 +225,51 @@ async fn linger(session: &mut Session) {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [GatewayError; 12] = [
+        GatewayError::NotFound,
+        GatewayError::BadRequest,
+        GatewayError::MethodNotAllowed,
+        GatewayError::RequestTooLarge,
+        GatewayError::UriTooLong,
+        GatewayError::HeadersTooLarge,
+        GatewayError::TooManyRequests,
+        GatewayError::UnsupportedMediaType,
+        GatewayError::InternalServerError,
+        GatewayError::BadGateway,
+        GatewayError::EndpointTimeout,
+        GatewayError::FaultInjected(503),
+    ];
+
+    /// The prebuilt bodies and statuses are the response types' defaults, so the two can never
+    /// drift apart.
+    #[test]
+    fn every_error_is_its_response_types_default() {
+        for e in ALL {
+            let t = e.response_type();
+            assert_eq!(
+                e.body(),
+                format!(r#"{{"message":"{}"}}"#, t.message()),
+                "{e:?} as {t}"
+            );
+            if let Some(status) = t.default_status() {
+                assert_eq!(e.status(), status, "{e:?} as {t}");
+            }
+        }
+        assert_eq!(GatewayError::FaultInjected(503).status(), 503);
+        let throttled = Answer::error(GatewayError::TooManyRequests);
+        assert_eq!(
+            throttled.headers,
+            [(
+                http::HeaderName::from_static("x-amzn-errortype"),
+                "TooManyRequestsException".to_string()
+            )]
+        );
+        assert!(Answer::error(GatewayError::NotFound).headers.is_empty());
+    }
 }

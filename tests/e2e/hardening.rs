@@ -386,6 +386,12 @@ async fn throttled_get(addr: SocketAddr, path: &str, max_retry_after: u64) -> bo
         200 => true,
         429 => {
             assert_gateway_error(&r, 429, "Too Many Requests");
+            // AWS's THROTTLED type says so, and SDKs retry on it with backoff.
+            assert_eq!(
+                r.header("x-amzn-errortype"),
+                Some("TooManyRequestsException"),
+                "429 on {path}"
+            );
             let ra: u64 = r
                 .header("retry-after")
                 .unwrap_or_else(|| panic!("429 without Retry-After on {path}"))

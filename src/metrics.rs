@@ -95,6 +95,7 @@ struct RequestFamilies {
     upstream: HistogramVec,
     canary: IntCounterVec,
     throttled: IntCounterVec,
+    gateway_responses: IntCounterVec,
     upstream_connections: IntCounterVec,
     connect_failures: IntCounter,
 }
@@ -134,6 +135,13 @@ static REQUESTS: LazyLock<Option<RequestFamilies>> = LazyLock::new(|| {
         ),
         throttled: register(
             IntCounterVec::new(Opts::new("stagecraft_throttled_total", "Requests refused with 429, by stage"), &["stage"]).ok()?,
+        ),
+        gateway_responses: register(
+            IntCounterVec::new(
+                Opts::new("stagecraft_gateway_responses_total", "Answers the gateway made itself, by stage and gateway response type"),
+                &["stage", "type"],
+            )
+            .ok()?,
         ),
         upstream_connections: register(
             IntCounterVec::new(
@@ -197,6 +205,7 @@ pub struct RouteMetrics {
     duration: Option<Histogram>,
     requests: HandleCache<RequestKey, IntCounter>,
     upstream: HandleCache<Arc<str>, Histogram>,
+    gateway_responses: HandleCache<&'static str, IntCounter>,
 }
 
 impl std::fmt::Debug for RouteMetrics {
@@ -218,6 +227,7 @@ impl RouteMetrics {
             duration,
             requests: HandleCache::new(),
             upstream: HandleCache::new(),
+            gateway_responses: HandleCache::new(),
         })
     }
 
@@ -248,6 +258,22 @@ impl RouteMetrics {
                     ])
                     .ok()?;
                 Some(((method.clone(), status, version.cloned()), counter))
+            },
+            IntCounter::inc,
+        );
+    }
+
+    /// One answer the gateway made itself, by its gateway response type (`THROTTLED`, ...).
+    pub fn gateway_response(&self, response_type: &'static str) {
+        let Some(f) = REQUESTS.as_ref() else { return };
+        self.gateway_responses.with(
+            |t| *t == response_type,
+            || {
+                let c = f
+                    .gateway_responses
+                    .get_metric_with_label_values(&[&self.stage, response_type])
+                    .ok()?;
+                Some((response_type, c))
             },
             IntCounter::inc,
         );

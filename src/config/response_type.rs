@@ -1,7 +1,8 @@
 //! Part of the configuration vocabulary: the types of the answers the gateway makes itself, AWS
 //! API Gateway's 21 gateway response types plus stagecraft's own where AWS has none, with each
 //! type's default status, message and `x-amzn-ErrorType`. `gateway_responses:` keys name these,
-//! and every refusal on the request path has one (its metric label and `$context.error.responseType`).
+//! and every refusal on the request path has one (the `type` of
+//! `stagecraft_gateway_responses_total`).
 
 /// Declares the enum, `ALL` and `name` from one list, so the three cannot drift apart.
 macro_rules! response_types {

@@ -499,6 +499,16 @@ async fn stage_throttle_allows_the_burst_then_refills_at_the_rate() {
         "stagecraft_throttled_total counts the 429s"
     );
     assert_eq!(
+        metric(
+            &gw,
+            "stagecraft_gateway_responses_total",
+            &[("stage", "s"), ("type", "THROTTLED")]
+        )
+        .await,
+        (20 - total) as f64,
+        "each 429 is a THROTTLED gateway response"
+    );
+    assert_eq!(
         be.requests(),
         total,
         "only served requests reach the backend"

@@ -399,6 +399,22 @@ async fn metrics_count_exactly_what_requests_and_reloads_caused() {
     );
     assert_eq!(req("(none)", "(none)", "GET", "404", ""), 2.0, "no stage");
     assert_eq!(req("m", "(none)", "DELETE", "405", ""), 4.0, "wrong method");
+    // The same refusals by gateway response type.
+    let responses = |stage: &str, t: &str| {
+        m.get(
+            "stagecraft_gateway_responses_total",
+            &[("stage", stage), ("type", t)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(responses("m", "RESOURCE_NOT_FOUND"), 3.0);
+    assert_eq!(responses("(none)", "RESOURCE_NOT_FOUND"), 2.0);
+    assert_eq!(responses("m", "METHOD_NOT_ALLOWED"), 4.0);
+    assert_eq!(
+        m.sum("stagecraft_gateway_responses_total", &[]),
+        9.0,
+        "no other gateway response counted"
+    );
     assert_eq!(req("c", "GET /who", "GET", "200", "v1"), base as f64);
     assert_eq!(req("c", "GET /who", "GET", "200", "v2"), canary as f64);
     assert_eq!(

@@ -16,6 +16,7 @@ use super::context::RequestCtx;
 use super::respond::{self, Answer, GatewayError, Refusal};
 use super::route::Call;
 use super::upstream::{self, Endpoint};
+use crate::config::response_type::ResponseType;
 use crate::snapshot::{Integration, Route};
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
@@ -104,6 +105,9 @@ pub async fn serve(
         Err(Failure::Refuse(r)) => respond::refuse(session, ctx, r).await,
         Err(Failure::Function(why)) => {
             tracing::error!(request_id = %ctx.request_id, "function error: {why}");
+            ctx.labels
+                .metrics
+                .gateway_response(ResponseType::IntegrationFailure.name());
             let mut answer = Answer::error(GatewayError::InternalServerError);
             answer.status = 502;
             respond::write(session, ctx, answer).await

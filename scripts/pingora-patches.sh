@@ -28,7 +28,9 @@ pristine() {
     if [ ${#local_src[@]} -gt 0 ]; then
         cp -a "${local_src[0]}/." "$dir/"
     else
-        curl -sSfL "https://static.crates.io/crates/pingora-core/pingora-core-$version.crate" \
+        # Python 3 is a prerequisite of the repository; curl is not.
+        python3 -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1], timeout=60).read())' \
+            "https://static.crates.io/crates/pingora-core/pingora-core-$version.crate" \
             | tar -xz -C "$dir" --strip-components=1
     fi
     rm -f "$dir/.cargo-ok"

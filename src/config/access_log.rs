@@ -28,6 +28,10 @@ pub enum Field {
     IsCanaryRequest,
     /// The backend version picked (stagecraft's addition).
     Version,
+    ErrorMessage,
+    ErrorMessageString,
+    ErrorResponseType,
+    ErrorValidationErrorString,
 }
 
 const FIELDS: &[(&str, Field)] = &[
@@ -51,6 +55,14 @@ const FIELDS: &[(&str, Field)] = &[
     ("deploymentId", Field::DeploymentId),
     ("isCanaryRequest", Field::IsCanaryRequest),
     ("version", Field::Version),
+    // Longest first where one name starts another, as with requestTimeEpoch.
+    ("error.messageString", Field::ErrorMessageString),
+    ("error.message", Field::ErrorMessage),
+    ("error.responseType", Field::ErrorResponseType),
+    (
+        "error.validationErrorString",
+        Field::ErrorValidationErrorString,
+    ),
 ];
 
 /// A piece of a format: literal text or a field's value.
@@ -184,6 +196,34 @@ mod tests {
             .unwrap_err()
             .contains("requestId"));
         assert!(Format::parse("$context.requestId\n").is_err());
+    }
+
+    #[test]
+    fn error_fields_parse_by_their_whole_names() {
+        let f = Format::parse(
+            "$context.requestId $context.error.message $context.error.messageString \
+             ${context.error.responseType} $context.error.validationErrorString",
+        )
+        .unwrap();
+        let fields: Vec<Field> = f
+            .pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Field(f) => Some(*f),
+                Piece::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                Field::RequestId,
+                Field::ErrorMessage,
+                Field::ErrorMessageString,
+                Field::ErrorResponseType,
+                Field::ErrorValidationErrorString
+            ]
+        );
+        assert!(Format::parse("$context.requestId $context.error.nope").is_err());
     }
 
     #[test]

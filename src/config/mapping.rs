@@ -60,6 +60,14 @@ pub enum ContextField {
     SourceIp,
     UserAgent,
     IsCanaryRequest,
+    /// The gateway response's message (`Not Found`); empty when the gateway did not refuse.
+    ErrorMessage,
+    /// The same, quoted as a JSON string (`"Not Found"`), for templates that build JSON.
+    ErrorMessageString,
+    /// The gateway response type (`RESOURCE_NOT_FOUND`).
+    ErrorResponseType,
+    /// What request validation found wrong; empty until validation exists.
+    ErrorValidationErrorString,
 }
 
 impl ContextField {
@@ -84,6 +92,10 @@ impl ContextField {
             "identity.sourceIp" => SourceIp,
             "identity.userAgent" => UserAgent,
             "isCanaryRequest" => IsCanaryRequest,
+            "error.message" => ErrorMessage,
+            "error.messageString" => ErrorMessageString,
+            "error.responseType" => ErrorResponseType,
+            "error.validationErrorString" => ErrorValidationErrorString,
             _ => return None,
         })
     }

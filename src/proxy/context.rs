@@ -7,6 +7,7 @@
 use super::integration::http_proxy::Forward;
 use super::request_id::RequestId;
 use crate::accesslog::AccessLog;
+use crate::config::response_type::ResponseType;
 use crate::metrics::RouteMetrics;
 use crate::shutdown::InFlightGuard;
 use crate::snapshot::Snapshot;
@@ -25,6 +26,9 @@ pub struct RequestCtx {
     pub client: Client,
     pub labels: Labels,
     pub upstream: Upstream,
+    /// The gateway response type of the refusal, once the gateway refused (`$context.error.*`).
+    /// Set through a shared reference: the writer that refuses holds only that.
+    pub error: OnceLock<ResponseType>,
     /// The wall-clock time the request arrived, read only when something shows it.
     received: OnceLock<SystemTime>,
     /// Counts the request as in flight until the context is dropped (graceful shutdown).
@@ -40,6 +44,7 @@ impl RequestCtx {
             client: Client::default(),
             labels: Labels::default(),
             upstream: Upstream::default(),
+            error: OnceLock::new(),
             received: OnceLock::new(),
             _inflight: inflight,
         }

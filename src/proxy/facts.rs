@@ -7,6 +7,7 @@
 //! reads no fact pays for none, and a value is formatted only when a reader asks for it.
 
 use super::context::RequestCtx;
+use crate::config::response_type::ResponseType;
 use crate::snapshot::mapping::ContextField;
 use crate::template::{ContextData, Identity};
 use pingora::http::RequestHeader;
@@ -104,7 +105,19 @@ impl<'a> Facts<'a> {
             },
             ContextField::UserAgent => out.write_str(&self.user_agent()),
             ContextField::IsCanaryRequest => write!(out, "{}", labels.canary),
+            ContextField::ErrorMessage => out.write_str(self.error().map_or("", |t| t.message())),
+            ContextField::ErrorMessageString => match self.error() {
+                // The messages are plain ASCII without quotes or backslashes: no escaping.
+                Some(t) => write!(out, "\"{}\"", t.message()),
+                None => Ok(()),
+            },
+            ContextField::ErrorResponseType => out.write_str(self.error().map_or("", |t| t.name())),
+            ContextField::ErrorValidationErrorString => Ok(()),
         };
+    }
+
+    fn error(&self) -> Option<ResponseType> {
+        self.ctx.error.get().copied()
     }
 
     pub fn value(&self, f: ContextField) -> String {

@@ -64,6 +64,10 @@ fn request_fact(f: Field) -> Option<ContextField> {
         Field::Stage => ContextField::Stage,
         Field::DeploymentId => ContextField::DeploymentId,
         Field::IsCanaryRequest => ContextField::IsCanaryRequest,
+        Field::ErrorMessage => ContextField::ErrorMessage,
+        Field::ErrorMessageString => ContextField::ErrorMessageString,
+        Field::ErrorResponseType => ContextField::ErrorResponseType,
+        Field::ErrorValidationErrorString => ContextField::ErrorValidationErrorString,
         Field::Status
         | Field::ResponseLength
         | Field::ResponseLatency

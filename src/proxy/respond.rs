@@ -198,9 +198,9 @@ pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Resu
     if let Some(why) = &r.log {
         tracing::error!(request_id = %ctx.request_id, "{why}");
     }
-    ctx.labels
-        .metrics
-        .gateway_response(r.error.response_type().name());
+    let response_type = r.error.response_type();
+    let _ = ctx.error.set(response_type);
+    ctx.labels.metrics.gateway_response(response_type.name());
     let mut answer = Answer::error(r.error);
     answer.headers.extend(r.header);
     if r.error != GatewayError::RequestTooLarge {

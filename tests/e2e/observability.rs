@@ -619,8 +619,8 @@ async fn access_logs_write_one_line_per_request() {
         "shop-1",
         &Deployment::new("shop").proxy("GET /orders/{id}", "backend://svc:live/orders/{id}"),
     );
-    let format =
-        "$context.requestId $context.status $context.httpMethod $context.path $context.version";
+    let format = "$context.requestId $context.status $context.httpMethod $context.path \
+                  $context.version $context.error.responseType";
     dir.write(
         &ConfigDir::stage_file("a"),
         &with_access_log(&Stage::new("shop", "shop-1"), Some(format), Some(&file)),
@@ -685,7 +685,7 @@ async fn access_logs_write_one_line_per_request() {
     let mut seen = BTreeSet::new();
     for line in &lines {
         let f: Vec<&str> = line.split(' ').collect();
-        assert_eq!(f.len(), 5, "five fields: {line:?}");
+        assert_eq!(f.len(), 6, "six fields: {line:?}");
         let (status, path, version) = sent
             .get(f[0])
             .unwrap_or_else(|| panic!("a line for a request not sent: {line:?}"));
@@ -695,6 +695,13 @@ async fn access_logs_write_one_line_per_request() {
             (status.to_string().as_str(), "GET", path.as_str(), *version),
             "{line:?}"
         );
+        // The refusal's gateway response type; AWS's "-" for an answer the backend gave.
+        let response_type = if *status == 404 {
+            "RESOURCE_NOT_FOUND"
+        } else {
+            "-"
+        };
+        assert_eq!(f[5], response_type, "{line:?}");
     }
 
     // Stdout: JSON objects, exactly one per request of stage j, nothing else.

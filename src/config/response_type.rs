@@ -136,6 +136,18 @@ impl ResponseType {
         }
     }
 
+    /// The default answer's whole body, `{"message":"..."}`, built once for every type.
+    pub fn default_body(self) -> &'static str {
+        static BODIES: std::sync::LazyLock<Box<[String]>> = std::sync::LazyLock::new(|| {
+            ResponseType::ALL
+                .iter()
+                .map(|t| serde_json::json!({ "message": t.message() }).to_string())
+                .collect()
+        });
+        // ALL lists the variants in declaration order, so a variant's discriminant is its index.
+        &BODIES[self as usize]
+    }
+
     /// `x-amzn-ErrorType`, for the types AWS is recorded sending it with (AWS snapshots for
     /// the first two, LocalStack's implementation and real traces for the rest).
     pub fn error_type(self) -> Option<&'static str> {
@@ -217,5 +229,12 @@ mod tests {
         assert_eq!(ResourceNotFound.error_type(), None);
         assert_eq!(ResponseType::fallback(404), Default4xx);
         assert_eq!(ResponseType::fallback(599), Default5xx);
+        for (i, &t) in ResponseType::ALL.iter().enumerate() {
+            assert_eq!(t as usize, i, "{t}: ALL is in declaration order");
+        }
+        assert_eq!(
+            ResourceNotFound.default_body(),
+            r#"{"message":"Not Found"}"#
+        );
     }
 }

@@ -34,37 +34,15 @@ pub enum GatewayError {
 impl GatewayError {
     pub fn status(self) -> u16 {
         match self {
-            GatewayError::NotFound => 404,
-            GatewayError::BadRequest => 400,
-            GatewayError::UriTooLong => 414,
-            GatewayError::HeadersTooLarge => 431,
-            GatewayError::TooManyRequests => 429,
-            GatewayError::MethodNotAllowed => 405,
-            GatewayError::RequestTooLarge => 413,
-            GatewayError::UnsupportedMediaType => 415,
-            GatewayError::InternalServerError => 500,
-            GatewayError::BadGateway => 502,
-            GatewayError::EndpointTimeout => 504,
             GatewayError::FaultInjected(status) => status,
+            // Every other error's type has a default status.
+            e => e.response_type().default_status().unwrap_or(500),
         }
     }
 
-    /// The whole body, prebuilt: no formatting per answer.
+    /// The whole body, prebuilt once per type: no formatting per answer.
     pub fn body(self) -> &'static str {
-        match self {
-            GatewayError::NotFound => r#"{"message":"Not Found"}"#,
-            GatewayError::BadRequest => r#"{"message":"Bad Request"}"#,
-            GatewayError::UriTooLong => r#"{"message":"Request-URI Too Long"}"#,
-            GatewayError::HeadersTooLarge => r#"{"message":"Request Header Fields Too Large"}"#,
-            GatewayError::TooManyRequests => r#"{"message":"Too Many Requests"}"#,
-            GatewayError::MethodNotAllowed => r#"{"message":"Method Not Allowed"}"#,
-            GatewayError::RequestTooLarge => r#"{"message":"Request Too Large"}"#,
-            GatewayError::UnsupportedMediaType => r#"{"message":"Unsupported Media Type"}"#,
-            GatewayError::InternalServerError => r#"{"message":"Internal server error"}"#,
-            GatewayError::BadGateway => r#"{"message":"Bad Gateway"}"#,
-            GatewayError::EndpointTimeout => r#"{"message":"Endpoint request timed out"}"#,
-            GatewayError::FaultInjected(_) => r#"{"message":"Fault injected"}"#,
-        }
+        self.response_type().default_body()
     }
 
     /// Its gateway response type: the metric label, `$context.error.responseType`, and the key
@@ -193,14 +171,19 @@ pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
     resp.insert_header("x-request-id", ctx.request_id.header())
 }
 
+/// Records that the gateway refused the request as `t`: for `$context.error.*` and
+/// `stagecraft_gateway_responses_total`. Every refusal passes here, whoever writes it.
+pub fn refused_as(ctx: &RequestCtx, t: ResponseType) {
+    let _ = ctx.error.set(t);
+    ctx.labels.metrics.gateway_response(t.name());
+}
+
 /// Answers a refusal, logging its reason with the request id.
 pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Result<()> {
     if let Some(why) = &r.log {
         tracing::error!(request_id = %ctx.request_id, "{why}");
     }
-    let response_type = r.error.response_type();
-    let _ = ctx.error.set(response_type);
-    ctx.labels.metrics.gateway_response(response_type.name());
+    refused_as(ctx, r.error.response_type());
     let mut answer = Answer::error(r.error);
     answer.headers.extend(r.header);
     if r.error != GatewayError::RequestTooLarge {

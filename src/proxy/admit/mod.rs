@@ -24,7 +24,14 @@ pub struct Refused {
 
 /// Admits the request or says why not; may rewrite its path to the normal form.
 pub fn admit(session: &mut Session, limits: &Limits) -> Result<(), Refused> {
-    let framing = if sent_both_lengths(session) || bare_lf_in_head(session) {
+    // The head as the client sent it (HTTP/1 only; HTTP/2 has no lines), read once for both
+    // checks that need what pingora's parsed header no longer shows.
+    let raw = session
+        .as_downstream()
+        .as_http1()
+        .map(|h1| h1.get_headers_raw_bytes());
+    let head = raw.as_deref().unwrap_or_default();
+    let framing = if sent_both_lengths(session.req_header(), head) || bare_lf_in(head) {
         Some(GatewayError::BadRequest)
     } else {
         over_limits(session.req_header(), limits)
@@ -56,14 +63,11 @@ pub fn admit(session: &mut Session, limits: &Limits) -> Result<(), Refused> {
 /// RFC 9112 2.2 lets a server read a bare LF as the end of a header line; a gateway must not,
 /// because the next hop (or a cache, or a WAF in front) may read the same bytes differently,
 /// which is how heads are smuggled. nginx accepts them; stagecraft refuses them (400,
-/// close). HTTP/2 has no lines.
-fn bare_lf_in_head(session: &Session) -> bool {
-    session.as_downstream().as_http1().is_some_and(|h1| {
-        let head = h1.get_headers_raw_bytes();
-        head.iter()
-            .enumerate()
-            .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
-    })
+/// close).
+fn bare_lf_in(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
 }
 
 /// RFC 9112 3.2 and RFC 3986: a request target is visible ASCII. A backslash (which some backends
@@ -125,19 +129,11 @@ fn content_length(req: &RequestHeader) -> Option<u64> {
 /// keep-alive turned off), so the raw head is where the length is still seen. Such a request is
 /// a smuggling attempt or a broken client: it is refused rather than forwarded, whatever its
 /// `Connection` says (RFC 9112 6.1 allows either).
-fn sent_both_lengths(session: &Session) -> bool {
-    session
-        .req_header()
-        .headers
-        .contains_key(http::header::TRANSFER_ENCODING)
-        && session.as_downstream().as_http1().is_some_and(|h1| {
-            h1.get_headers_raw_bytes()
-                .split(|&b| b == b'\n')
-                .skip(1)
-                .any(|line| {
-                    line.get(..15)
-                        .is_some_and(|name| name.eq_ignore_ascii_case(b"content-length:"))
-                })
+fn sent_both_lengths(req: &RequestHeader, head: &[u8]) -> bool {
+    req.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && head.split(|&b| b == b'\n').skip(1).any(|line| {
+            line.get(..15)
+                .is_some_and(|name| name.eq_ignore_ascii_case(b"content-length:"))
         })
 }
 

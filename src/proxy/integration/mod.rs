@@ -105,10 +105,7 @@ pub async fn serve(
         Err(Failure::Refuse(r)) => respond::refuse(session, ctx, r).await,
         Err(Failure::Function(why)) => {
             tracing::error!(request_id = %ctx.request_id, "function error: {why}");
-            let _ = ctx.error.set(ResponseType::IntegrationFailure);
-            ctx.labels
-                .metrics
-                .gateway_response(ResponseType::IntegrationFailure.name());
+            respond::refused_as(ctx, ResponseType::IntegrationFailure);
             let mut answer = Answer::error(GatewayError::InternalServerError);
             answer.status = 502;
             respond::write(session, ctx, answer).await

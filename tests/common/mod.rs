@@ -31,6 +31,7 @@ pub mod release;
 pub mod reload;
 pub mod strict;
 pub mod tls;
+pub mod wire;
 
 pub use backend::{Backend, UploadEvent};
 pub use cli::{run_cli, spawn_cli, CliRun};

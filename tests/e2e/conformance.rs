@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::hardening::{catch_all, put_deployment, put_stage};
 use common::strict::{StrictBackend, StrictRequest, Violation};
+use common::wire::{dechunk, find};
 use common::{patience, reserve_port, ConfigDir, Gateway};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1358,36 +1359,6 @@ impl Answer {
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A chunked body at the start of `b`: `Some((data, bytes used))` when complete.
-fn dechunk(b: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let mut data = Vec::new();
-    let mut at = 0;
-    loop {
-        let eol = find(&b[at..], b"\r\n")?;
-        let line = std::str::from_utf8(&b[at..at + eol]).ok()?;
-        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
-        at += eol + 2;
-        if size == 0 {
-            loop {
-                let eol = find(&b[at..], b"\r\n")?;
-                at += eol + 2;
-                if eol == 0 {
-                    return Some((data, at));
-                }
-            }
-        }
-        if b.len() < at + size + 2 {
-            return None;
-        }
-        data.extend_from_slice(&b[at..at + size]);
-        at += size + 2;
-    }
-}
-
 /// Parses the responses in `raw`, the `i`th final one answering `methods[i]` (a `HEAD` answer
 /// has no body). Returns them and what could not be read as a complete response.
 fn parse_answers(mut raw: &[u8], methods: &[&str]) -> (Vec<Answer>, Vec<u8>) {
@@ -1425,8 +1396,8 @@ fn parse_answers(mut raw: &[u8], methods: &[&str]) -> (Vec<Answer>, Vec<u8>) {
             (Vec::new(), 0)
         } else if field("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
             match dechunk(rest) {
-                Some(v) => v,
-                None => break,
+                (data, Some(used)) => (data, used),
+                (_, None) => break,
             }
         } else if let Some(cl) = field("content-length") {
             match cl.parse::<usize>() {

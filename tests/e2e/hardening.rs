@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use common::hardening::{
     assert_gateway_error, catch_all, proxy, proxy_with, put_deployment, put_stage,
 };
+use common::wire::{dechunk, find};
 use common::{
     dead_addr, eventually, get, patience, within, Backend, BackendSpec, ConfigDir, Gateway,
     DEADLINE, POLL_INTERVAL,
@@ -113,41 +114,6 @@ impl RawResponse {
             self.header("x-request-id").is_some_and(|v| !v.is_empty()),
             "no x-request-id on a {status}"
         );
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Data bytes of a chunked body, leniently: a chunk cut short counts what arrived, and parsing
-/// stops at the first incomplete size line. `Some((len, end))` once the last chunk is complete.
-fn dechunk(mut b: &[u8]) -> (Vec<u8>, Option<usize>) {
-    let total = b.len();
-    let mut data = Vec::new();
-    loop {
-        let Some(eol) = find(b, b"\r\n") else {
-            return (data, None);
-        };
-        let line = String::from_utf8_lossy(&b[..eol]);
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_text, 16) else {
-            return (data, None);
-        };
-        b = &b[eol + 2..];
-        if size == 0 {
-            // Trailers are not used here: the final CRLF ends the body.
-            return match find(b, b"\r\n") {
-                Some(0) => (data, Some(total - b.len() + 2)),
-                _ => (data, None),
-            };
-        }
-        let n = size.min(b.len());
-        data.extend_from_slice(&b[..n]);
-        if b.len() < size + 2 {
-            return (data, None);
-        }
-        b = &b[size + 2..];
     }
 }
 

@@ -11,7 +11,8 @@ pub struct Args {
     #[command(flatten)]
     pub config: ConfigArg,
     /// Print JSON: [{stage, base_path, host, canary, deployment, traffic_percent, route,
-    /// integration, uri, endpoint, versions: [{name, weight, percent, targets}], error}].
+    /// integration, uri, endpoint, versions: [{name, weight, percent, targets}], error,
+    /// validator: {name, body, parameters} | null, models: {CONTENT_TYPE: MODEL}}].
     #[arg(long)]
     pub json: bool,
 }
@@ -46,6 +47,29 @@ fn target(r: &RouteRow) -> String {
     format!("{uri} -> {}", versions.join(", "))
 }
 
+/// `  validator all (body, parameters), models application/json=Order`, or nothing.
+fn validation(r: &RouteRow) -> String {
+    let mut out = String::new();
+    if let Some(v) = &r.validator {
+        let checks: Vec<&str> = [(v.body, "body"), (v.parameters, "parameters")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, what)| *what)
+            .collect();
+        let checks = if checks.is_empty() {
+            "checks nothing".to_string()
+        } else {
+            checks.join(", ")
+        };
+        out.push_str(&format!("  validator {} ({checks})", v.name));
+    }
+    if !r.models.is_empty() {
+        let models: Vec<String> = r.models.iter().map(|(ct, m)| format!("{ct}={m}")).collect();
+        out.push_str(&format!("  models {}", models.join(", ")));
+    }
+    out
+}
+
 pub fn run(a: &Args) -> ExitCode {
     let rows = match crate::release::routes(&a.config.dir) {
         Ok(r) => r,
@@ -72,10 +96,11 @@ pub fn run(a: &Args) -> ExitCode {
             ));
         }
         out.push_str(&format!(
-            "  {:width$}  {:10}  {}\n",
+            "  {:width$}  {:10}  {}{}\n",
             r.route,
             r.integration,
-            target(r)
+            target(r),
+            validation(r)
         ));
     }
     emit(&out)

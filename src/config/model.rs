@@ -8,6 +8,7 @@ use super::access_log::Format;
 use super::addr::{AdminAddr, ListenAddr, Target};
 use super::mapping::{parse_request_parameter, parse_response_header};
 use super::mapping::{RequestParameter, ResponseHeader};
+pub use super::method::{ApiSettings, CorsDef, GatewayResponseDef, ModelDef, ValidatorDef};
 use super::route::RouteSpec;
 use super::sticky::StickyKey;
 use super::typed::{line_of, Typed};
@@ -121,27 +122,63 @@ fn default_health_interval() -> u64 {
     5_000
 }
 
-/// `apis/NAME.yaml`: a draft, never served directly.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiFile {
-    #[serde(default)]
-    pub routes: Vec<RouteDef>,
+/// Declares a file model that holds an API: its routes and the API-level settings of the method
+/// request (DESIGN.md 8), which a draft and its deployments share field for field. A macro
+/// because serde's `flatten` would drop both `deny_unknown_fields` and the line numbers.
+macro_rules! api_document {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+            #[serde(default)]
+            pub routes: Vec<RouteDef>,
+            /// JSON Schema (draft 4) models by name, for `request_models`.
+            #[serde(default)]
+            pub models: IndexMap<String, Located<ModelDef>>,
+            #[serde(default)]
+            pub request_validators: BTreeMap<String, Located<ValidatorDef>>,
+            /// The validator of every route that names none.
+            #[serde(default)]
+            pub default_request_validator: Option<Located<String>>,
+            #[serde(default)]
+            pub cors: Option<Located<CorsDef>>,
+            /// By AWS's type name (`DEFAULT_4XX`, `UNAUTHORIZED`, ...).
+            #[serde(default)]
+            pub gateway_responses: BTreeMap<String, Located<GatewayResponseDef>>,
+        }
+
+        impl $name {
+            pub fn settings(&self) -> ApiSettings<'_> {
+                ApiSettings {
+                    models: Some(&self.models),
+                    request_validators: Some(&self.request_validators),
+                    default_request_validator: self.default_request_validator.as_ref(),
+                    cors: self.cors.as_ref(),
+                    gateway_responses: Some(&self.gateway_responses),
+                }
+            }
+        }
+    };
 }
 
-/// `deployments/ID.yaml`: an immutable snapshot of one API's routes.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeploymentFile {
-    pub api: Located<String>,
-    #[serde(default)]
-    pub created: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub hash: Option<Located<String>>,
-    #[serde(default)]
-    pub routes: Vec<RouteDef>,
+api_document! {
+    /// `apis/NAME.yaml`: a draft, never served directly.
+    pub struct ApiFile {}
+}
+
+api_document! {
+    /// `deployments/ID.yaml`: an immutable snapshot of one API: its routes and settings.
+    pub struct DeploymentFile {
+        pub api: Located<String>,
+        #[serde(default)]
+        pub created: Option<String>,
+        #[serde(default)]
+        pub description: Option<String>,
+        #[serde(default)]
+        pub hash: Option<Located<String>>,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +192,15 @@ pub struct RouteDef {
     /// Overrides the stage's fault injection for this route.
     #[serde(default)]
     pub fault: Option<FaultDef>,
+    /// A name of `request_validators` (default: the API's `default_request_validator`).
+    #[serde(default)]
+    pub request_validator: Option<Located<String>>,
+    /// The method request's parameters, `method.request.header|querystring|path.NAME: required`.
+    #[serde(default)]
+    pub request_parameters: BTreeMap<String, Located<bool>>,
+    /// Content type -> model name: the schema a body of that type must satisfy.
+    #[serde(default)]
+    pub request_models: BTreeMap<String, Located<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -16,6 +16,16 @@ use super::{Problem, Problems, RawConfig, APIS_DIR, DEPLOYMENTS_DIR, GATEWAY_FIL
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// A media type as `request_models` keys are written: `type/subtype`.
+fn media_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+*".contains(&b))
+    };
+    s.split_once('/').is_some_and(|(a, b)| token(a) && token(b))
+}
+
 /// Backend, version and alias names.
 fn valid_backend_name(s: &str) -> bool {
     !s.is_empty()
@@ -29,7 +39,9 @@ pub fn validate(raw: &RawConfig) -> Problems {
     v.gateway(&raw.gateway);
     v.tls(raw);
     for (name, api) in &raw.apis {
-        v.routes(&format!("{APIS_DIR}/{name}.yaml"), &api.routes);
+        let file = format!("{APIS_DIR}/{name}.yaml");
+        v.routes(&file, &api.routes);
+        v.method_request(&file, &api.settings(), &api.routes);
     }
     for (id, dep) in &raw.deployments {
         let file = format!("{DEPLOYMENTS_DIR}/{id}.yaml");
@@ -62,6 +74,7 @@ pub fn validate(raw: &RawConfig) -> Problems {
             }
         }
         v.routes(&file, &dep.routes);
+        v.method_request(&file, &dep.settings(), &dep.routes);
     }
     v.stages(raw);
     v.problems
@@ -197,6 +210,83 @@ impl Validator {
                     self.fault(file, r.fault.as_ref());
                 }
                 Err(_) => self.typed(file, &r.route),
+            }
+        }
+    }
+
+    /// Models, validators, CORS and gateway responses of one API, and what its routes name.
+    fn method_request(&mut self, file: &str, api: &ApiSettings<'_>, routes: &[RouteDef]) {
+        let models = api
+            .models
+            .map(|m| {
+                let (models, problems) = super::models::compile(m);
+                for (line, msg) in problems {
+                    self.err(file, line, msg);
+                }
+                models
+            })
+            .unwrap_or_default();
+        let validators = api.request_validators;
+        let has_validator = |name: &str| validators.is_some_and(|v| v.contains_key(name));
+        if let Some(d) = api.default_request_validator {
+            if !has_validator(&d.value) {
+                self.err(
+                    file,
+                    line(d),
+                    format!(
+                        "default_request_validator {:?} is not one of request_validators",
+                        d.value
+                    ),
+                );
+            }
+        }
+        for r in routes {
+            let route = r.route.text();
+            if let Some(v) = &r.request_validator {
+                if v.value != "none" && !has_validator(&v.value) {
+                    self.err(
+                        file,
+                        line(v),
+                        format!(
+                            "route {route:?}: request_validator {:?} is not one of request_validators",
+                            v.value
+                        ),
+                    );
+                }
+            }
+            for (name, required) in &r.request_parameters {
+                if let Err(e) = super::method::MethodParam::parse(name) {
+                    self.err(file, line(required), format!("route {route:?}: {e}"));
+                }
+            }
+            for (content_type, model) in &r.request_models {
+                if !models.contains(&model.value) {
+                    self.err(
+                        file,
+                        line(model),
+                        format!(
+                            "route {route:?}: request_models {content_type:?} names model {:?}, which this API does not define",
+                            model.value
+                        ),
+                    );
+                }
+                if content_type != "$default" && !media_type(content_type) {
+                    self.err(
+                        file,
+                        line(model),
+                        format!("route {route:?}: {content_type:?} is not a media type (type/subtype) or $default"),
+                    );
+                }
+            }
+        }
+        if let Some(c) = api.cors {
+            for (l, msg) in super::method::check_cors(&c.value) {
+                self.err(file, l.or(line(c)), msg);
+            }
+        }
+        if let Some(g) = api.gateway_responses {
+            for (l, msg) in super::method::check_gateway_responses(g) {
+                self.err(file, l, msg);
             }
         }
     }

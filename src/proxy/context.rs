@@ -10,6 +10,8 @@ use crate::accesslog::AccessLog;
 use crate::config::response_type::ResponseType;
 use crate::metrics::RouteMetrics;
 use crate::shutdown::InFlightGuard;
+use crate::snapshot::cors::Cors;
+use crate::snapshot::responses::GatewayResponses;
 use crate::snapshot::Snapshot;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,9 +28,9 @@ pub struct RequestCtx {
     pub client: Client,
     pub labels: Labels,
     pub upstream: Upstream,
-    /// The gateway response type of the refusal, once the gateway refused (`$context.error.*`).
-    /// Set through a shared reference: the writer that refuses holds only that.
-    pub error: OnceLock<ResponseType>,
+    /// The refusal, once the gateway refused (`$context.error.*`). Set through a shared
+    /// reference: the writer that refuses holds only that.
+    pub error: OnceLock<ErrorFacts>,
     /// The wall-clock time the request arrived, read only when something shows it.
     received: OnceLock<SystemTime>,
     /// Counts the request as in flight until the context is dropped (graceful shutdown).
@@ -61,6 +63,22 @@ impl RequestCtx {
     }
 }
 
+/// What `$context.error.*` shows about a refusal.
+#[derive(Debug, Clone)]
+pub struct ErrorFacts {
+    pub kind: ResponseType,
+    /// A message of this request's own (the missing parameters' names); else the type's.
+    pub message: Option<Box<str>>,
+    /// `$context.error.validationErrorString`: what the body's schema check found.
+    pub validation: Option<Box<str>>,
+}
+
+impl ErrorFacts {
+    pub fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or(self.kind.message())
+    }
+}
+
 /// The client connection as the request path needs it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Client {
@@ -80,6 +98,11 @@ pub struct Labels {
     pub canary: bool,
     /// The backend version picked (`-` for a plain `http://` endpoint).
     pub version: Option<Arc<str>>,
+    /// The deployment's customized gateway responses (`None`: AWS's defaults).
+    pub responses: Option<Arc<GatewayResponses>>,
+    /// The API's CORS, and the request's `Origin` when that origin is allowed.
+    pub cors: Option<Arc<Cors>>,
+    pub origin: Option<http::HeaderValue>,
 }
 
 impl Default for Labels {
@@ -92,6 +115,9 @@ impl Default for Labels {
             resource_path: None,
             canary: false,
             version: None,
+            responses: None,
+            cors: None,
+            origin: None,
         }
     }
 }

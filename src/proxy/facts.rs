@@ -6,8 +6,8 @@
 //! `Facts` is a view over the request head and its context, not a copy: a request whose route
 //! reads no fact pays for none, and a value is formatted only when a reader asks for it.
 
+use super::context::ErrorFacts;
 use super::context::RequestCtx;
-use crate::config::response_type::ResponseType;
 use crate::snapshot::mapping::ContextField;
 use crate::template::{ContextData, Identity};
 use pingora::http::RequestHeader;
@@ -105,19 +105,29 @@ impl<'a> Facts<'a> {
             },
             ContextField::UserAgent => out.write_str(&self.user_agent()),
             ContextField::IsCanaryRequest => write!(out, "{}", labels.canary),
-            ContextField::ErrorMessage => out.write_str(self.error().map_or("", |t| t.message())),
+            ContextField::ErrorMessage => out.write_str(self.error().map_or("", |e| e.message())),
             ContextField::ErrorMessageString => match self.error() {
-                // The messages are plain ASCII without quotes or backslashes: no escaping.
-                Some(t) => write!(out, "\"{}\"", t.message()),
+                Some(e) => match &e.message {
+                    // A message of the request's own can hold quotes: JSON-escaped.
+                    Some(m) => out.write_str(&serde_json::Value::from(&**m).to_string()),
+                    // The types' messages are plain ASCII without quotes or backslashes.
+                    None => write!(out, "\"{}\"", e.kind.message()),
+                },
                 None => Ok(()),
             },
-            ContextField::ErrorResponseType => out.write_str(self.error().map_or("", |t| t.name())),
-            ContextField::ErrorValidationErrorString => Ok(()),
+            ContextField::ErrorResponseType => {
+                out.write_str(self.error().map_or("", |e| e.kind.name()))
+            }
+            ContextField::ErrorValidationErrorString => out.write_str(
+                self.error()
+                    .and_then(|e| e.validation.as_deref())
+                    .unwrap_or(""),
+            ),
         };
     }
 
-    fn error(&self) -> Option<ResponseType> {
-        self.ctx.error.get().copied()
+    fn error(&self) -> Option<&'a ErrorFacts> {
+        self.ctx.error.get()
     }
 
     pub fn value(&self, f: ContextField) -> String {

@@ -28,6 +28,7 @@
 
 pub mod admit;
 pub mod context;
+pub mod cors;
 pub mod facts;
 pub mod integration;
 mod log;
@@ -35,6 +36,7 @@ pub mod request_id;
 pub mod respond;
 pub mod route;
 pub mod upstream;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,7 @@ pub use request_id::RequestId;
 pub use respond::GatewayError;
 
 use crate::shutdown::InFlight;
+use crate::snapshot;
 use crate::store::Store;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -103,10 +106,24 @@ impl Gateway {
             return Ok(true);
         }
         let routed = route::route(session.req_header(), ctx);
+        if let Some((table, idx)) = &routed.check_body {
+            if let Some(refused) = validate_streamed_body(session, ctx, table, *idx).await? {
+                respond::refuse(session, ctx, refused).await?;
+                return Ok(true);
+            }
+        }
         if let Some(d) = routed.delay {
             tokio::time::sleep(d).await;
         }
         match routed.decision {
+            Decision::Preflight => {
+                let answer = match &ctx.labels.cors {
+                    Some(c) => cors::preflight(c, ctx.labels.origin.as_ref()),
+                    None => respond::Answer::error(GatewayError::InternalServerError),
+                };
+                respond::write(session, ctx, answer).await?;
+                Ok(true)
+            }
             Decision::Forward(f) => {
                 ctx.upstream.forward = Some(f);
                 Ok(false)
@@ -124,6 +141,42 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Reads the whole body of a streamed request whose route validates bodies, and checks it.
+/// pingora keeps what was read (its retry buffer, raised to the body limit) and sends it
+/// upstream from there once the request proceeds, so a refused body never reaches the backend
+/// and an accepted one is not copied again. `Some`: the refusal to answer.
+async fn validate_streamed_body(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    table: &snapshot::RouteTable,
+    idx: u32,
+) -> Result<Option<Refusal>> {
+    let Some(models) = table
+        .routes
+        .get(idx as usize)
+        .and_then(|r| r.validation.as_ref())
+        .and_then(|v| v.body.as_ref())
+    else {
+        return Ok(None);
+    };
+    let max = ctx.snapshot.limits.max_body_bytes;
+    session
+        .as_downstream_mut()
+        .enable_retry_buffering_up_to(usize::try_from(max).unwrap_or(usize::MAX));
+    let mut read: u64 = 0;
+    while let Some(chunk) = session.read_request_body().await? {
+        read += chunk.len() as u64;
+        if read > max {
+            return Ok(Some(GatewayError::RequestTooLarge.into()));
+        }
+    }
+    let body = session
+        .as_downstream()
+        .get_retry_buffer()
+        .unwrap_or_default();
+    Ok(validate::body(models, session.req_header(), &body).err())
 }
 
 /// The status a failed `http_proxy` exchange is answered with (0: the client is gone).
@@ -233,6 +286,9 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if ctx.labels.cors.is_some() {
+            cors::strip_backend(upstream_response);
+        }
         respond::stamp(upstream_response, ctx)
     }
 

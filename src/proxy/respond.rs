@@ -4,9 +4,14 @@
 //! and stamps `x-request-id`. Streamed `http_proxy` answers are pingora's; `stamp` gives them
 //! the same id.
 
-use super::context::RequestCtx;
+use super::context::{ErrorFacts, RequestCtx};
+use super::facts::Facts;
+use crate::config::method::MethodParam;
 use crate::config::response_type::ResponseType;
+use crate::snapshot::mapping::ContextField;
+use crate::snapshot::responses::{Custom, Part, Value};
 use bytes::Bytes;
+use pingora::http::RequestHeader;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
@@ -29,6 +34,10 @@ pub enum GatewayError {
     EndpointTimeout,
     /// Fault injection's abort, with the configured status.
     FaultInjected(u16),
+    /// A required method request parameter is missing or blank.
+    BadRequestParameters,
+    /// The body does not satisfy its model.
+    BadRequestBody,
 }
 
 impl GatewayError {
@@ -63,6 +72,8 @@ impl GatewayError {
             GatewayError::BadGateway => ResponseType::IntegrationFailure,
             GatewayError::EndpointTimeout => ResponseType::IntegrationTimeout,
             GatewayError::FaultInjected(_) => ResponseType::FaultInjected,
+            GatewayError::BadRequestParameters => ResponseType::BadRequestParameters,
+            GatewayError::BadRequestBody => ResponseType::BadRequestBody,
         }
     }
 
@@ -85,7 +96,8 @@ impl GatewayError {
     }
 }
 
-/// A refusal: the error, the one header some carry, and why (for the error log only).
+/// A refusal: the error, the one header some carry, what `$context.error.*` shows beyond the
+/// type's defaults, and why (for the error log only).
 #[derive(Debug)]
 pub struct Refusal {
     pub error: GatewayError,
@@ -93,6 +105,10 @@ pub struct Refusal {
     pub header: Option<(http::HeaderName, String)>,
     /// Logged with the request id at error level; never sent to the client.
     pub log: Option<String>,
+    /// This request's message instead of the type's (`$context.error.message`).
+    pub message: Option<Box<str>>,
+    /// `$context.error.validationErrorString`.
+    pub validation: Option<Box<str>>,
 }
 
 impl From<GatewayError> for Refusal {
@@ -101,6 +117,8 @@ impl From<GatewayError> for Refusal {
             error,
             header: None,
             log: None,
+            message: None,
+            validation: None,
         }
     }
 }
@@ -109,9 +127,16 @@ impl Refusal {
     /// A 500 whose reason only the log sees.
     pub fn internal(why: String) -> Refusal {
         Refusal {
-            error: GatewayError::InternalServerError,
-            header: None,
             log: Some(why),
+            ..GatewayError::InternalServerError.into()
+        }
+    }
+
+    /// `error` with one header.
+    pub fn with_header(error: GatewayError, name: http::HeaderName, value: String) -> Refusal {
+        Refusal {
+            header: Some((name, value)),
+            ..error.into()
         }
     }
 }
@@ -146,7 +171,8 @@ impl Answer {
     }
 }
 
-/// Writes `a` with an exact `Content-Length` and `x-request-id`; a `HEAD` gets the head only.
+/// Writes `a` with an exact `Content-Length`, `x-request-id` and CORS; a `HEAD` gets the head
+/// only.
 pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result<()> {
     let mut resp = ResponseHeader::build(a.status, Some(a.headers.len() + 3))?;
     for (k, v) in a.headers {
@@ -166,27 +192,33 @@ pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result
     Ok(())
 }
 
-/// What every answer carries, the gateway's own and streamed ones alike.
+/// What every answer carries, the gateway's own and streamed ones alike: `x-request-id`, and
+/// the API's CORS headers (which replace a backend's: the gateway's policy is the one that
+/// holds, as in AWS HTTP APIs).
 pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
-    resp.insert_header("x-request-id", ctx.request_id.header())
+    resp.insert_header("x-request-id", ctx.request_id.header())?;
+    if let Some(cors) = &ctx.labels.cors {
+        super::cors::stamp(resp, cors, ctx.labels.origin.as_ref())?;
+    }
+    Ok(())
 }
 
-/// Records that the gateway refused the request as `t`: for `$context.error.*` and
+/// Records that the gateway refused the request: for `$context.error.*` and
 /// `stagecraft_gateway_responses_total`. Every refusal passes here, whoever writes it.
-pub fn refused_as(ctx: &RequestCtx, t: ResponseType) {
-    let _ = ctx.error.set(t);
-    ctx.labels.metrics.gateway_response(t.name());
+pub fn refused_as(ctx: &RequestCtx, facts: ErrorFacts) {
+    ctx.labels.metrics.gateway_response(facts.kind.name());
+    let _ = ctx.error.set(facts);
 }
 
-/// Answers a refusal, logging its reason with the request id.
+/// Answers a refusal through the deployment's gateway responses, logging its reason with the
+/// request id.
 pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Result<()> {
     if let Some(why) = &r.log {
         tracing::error!(request_id = %ctx.request_id, "{why}");
     }
-    refused_as(ctx, r.error.response_type());
-    let mut answer = Answer::error(r.error);
-    answer.headers.extend(r.header);
-    if r.error != GatewayError::RequestTooLarge {
+    let error = r.error;
+    let answer = render(session.req_header(), ctx, r);
+    if error != GatewayError::RequestTooLarge {
         return write(session, ctx, answer).await;
     }
     // The client may still be sending. Closing with its bytes unread makes the kernel reset the
@@ -197,6 +229,116 @@ pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Resu
     write(session, ctx, answer).await?;
     linger(session).await;
     Ok(())
+}
+
+/// The answer to a refusal: AWS's default for its type, or what the API's `gateway_responses`
+/// set for it (or, whole, for its class). Records the refusal first, so that templates see it.
+pub fn render(req: &RequestHeader, ctx: &RequestCtx, r: Refusal) -> Answer {
+    let kind = r.error.response_type();
+    let status = r.error.status();
+    let custom = ctx
+        .labels
+        .responses
+        .as_deref()
+        .and_then(|g| g.pick(kind, status));
+    let own_message = r.message.is_some();
+    refused_as(
+        ctx,
+        ErrorFacts {
+            kind,
+            message: r.message,
+            validation: r.validation,
+        },
+    );
+    let mut answer = Answer::error(r.error);
+    answer.headers.extend(r.header);
+    if own_message {
+        let quoted = Facts::new(req, ctx).value(ContextField::ErrorMessageString);
+        answer.body = Bytes::from(format!("{{\"message\":{quoted}}}"));
+    }
+    if let Some(c) = custom {
+        customize(&mut answer, c, Facts::new(req, ctx));
+    }
+    answer
+}
+
+/// Applies one `gateway_responses` entry: its status, its headers (a value the request lacks
+/// sets no header, as AWS), its template.
+fn customize(answer: &mut Answer, c: &Custom, facts: Facts<'_>) {
+    if let Some(s) = c.status {
+        answer.status = s;
+    }
+    for (name, value) in c.headers.iter() {
+        let v = match value {
+            Value::Literal(l) => Some(l.to_string()),
+            Value::Context(f) => Some(facts.value(*f)),
+            Value::Param(p) => method_param(facts.req, p),
+        };
+        let Some(v) = v.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        answer.headers.retain(|(n, _)| n != name);
+        answer.headers.push((name.clone(), v));
+    }
+    let accept = facts
+        .req
+        .headers
+        .get(http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or("");
+    let chosen = c
+        .templates
+        .iter()
+        .find(|(ct, _)| {
+            accept.split(',').any(|a| {
+                a.split(';')
+                    .next()
+                    .is_some_and(|a| a.trim().eq_ignore_ascii_case(ct))
+            })
+        })
+        .or_else(|| c.templates.first());
+    if let Some((ct, parts)) = chosen {
+        let mut body = String::new();
+        for p in parts.iter() {
+            match p {
+                Part::Text(t) => body.push_str(t),
+                Part::Context(f) => facts.write(*f, &mut body),
+                Part::Param(n) => body.push_str(&input_param(facts.req, n).unwrap_or_default()),
+            }
+        }
+        answer.content_type = Some(Cow::Owned(ct.to_string()));
+        answer.body = Bytes::from(body);
+    }
+}
+
+/// A method request parameter as gateway responses read it (path parameters are not kept
+/// after routing: they read empty).
+fn method_param(req: &RequestHeader, p: &MethodParam) -> Option<String> {
+    match p {
+        MethodParam::Header(h) => req
+            .headers
+            .get(h)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        MethodParam::Query(q) => query_param(req, q),
+        MethodParam::Path(_) => None,
+    }
+}
+
+/// The last value of query parameter `name`, decoded (AWS keeps the last).
+pub fn query_param(req: &RequestHeader, name: &str) -> Option<String> {
+    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
+
+/// `$input.params('name')`: the query string, then the headers.
+fn input_param(req: &RequestHeader, name: &str) -> Option<String> {
+    query_param(req, name).or_else(|| {
+        req.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    })
 }
 
 /// Reads and drops the rest of a refused request body: at most 1 s and 1 MiB.
@@ -217,7 +359,9 @@ async fn linger(session: &mut Session) {
 mod tests {
     use super::*;
 
-    const ALL: [GatewayError; 12] = [
+    const ALL: [GatewayError; 14] = [
+        GatewayError::BadRequestParameters,
+        GatewayError::BadRequestBody,
         GatewayError::NotFound,
         GatewayError::BadRequest,
         GatewayError::MethodNotAllowed,

@@ -6,11 +6,13 @@
 //! request head, so every outcome is decided, and tested, in one place.
 
 use super::context::{Labels, RequestCtx};
+use super::cors;
 use super::facts::{without_port, Facts};
 use super::integration::http_proxy::Forward;
 use super::integration::mapping;
 use super::respond::{GatewayError, Refusal};
 use super::upstream::Endpoint;
+use super::validate;
 use crate::config::route::Method;
 use crate::snapshot::router::{Capture, Lookup};
 use crate::snapshot::{sticky, Canary, Integration, Route, RouteTable, Snapshot};
@@ -44,16 +46,20 @@ impl Call {
 pub enum Decision {
     /// Stream to the backend (`http_proxy`).
     Forward(Forward),
+    /// A CORS preflight the gateway answers itself.
+    Preflight,
     /// An `http`, `mock` or function integration: buffered, answered by `integration`.
     Buffered(Call),
     /// A gateway response.
     Refuse(Refusal),
 }
 
-/// What routing decided, and how long fault injection holds the request before acting on it.
+/// What routing decided, how long fault injection holds the request before acting on it, and,
+/// for a streamed route with body models, the route whose validator must see the body first.
 pub struct Routed {
     pub decision: Decision,
     pub delay: Option<Duration>,
+    pub check_body: Option<(Arc<RouteTable>, u32)>,
 }
 
 impl From<Decision> for Routed {
@@ -61,6 +67,7 @@ impl From<Decision> for Routed {
         Routed {
             decision,
             delay: None,
+            check_body: None,
         }
     }
 }
@@ -79,10 +86,7 @@ pub fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Routed {
         Ok(()) => Decision::Forward(forward),
         Err(r) => Decision::Refuse(r),
     };
-    Routed {
-        decision,
-        delay: routed.delay,
-    }
+    Routed { decision, ..routed }
 }
 
 /// `request_parameters` of an `http_proxy` route: mapped headers, and the path and query sent.
@@ -187,14 +191,23 @@ pub fn decide(
     };
     labels.deployment = Some(deployed.deployment_id.clone());
     labels.canary = !Arc::ptr_eq(deployed, &stage.primary);
+    // Only APIs that customize or use these pay for them.
+    labels.responses.clone_from(&deployed.responses);
+    if let Some(c) = &deployed.cors {
+        labels.origin = cors::allowed_origin(c, req);
+        labels.cors = Some(c.clone());
+        if cors::is_preflight(req) && !routes_options(deployed, rest) {
+            return match deployed.lookup(Some(Method::Options), rest) {
+                Lookup::NotFound => refuse(GatewayError::NotFound),
+                _ => (Decision::Preflight.into(), None),
+            };
+        }
+    }
     let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
         Lookup::Found { route, captures } => (route, captures),
         Lookup::MethodNotAllowed { allow } => {
-            let refusal = Refusal {
-                error: GatewayError::MethodNotAllowed,
-                header: Some((http::header::ALLOW, allow)),
-                log: None,
-            };
+            let refusal =
+                Refusal::with_header(GatewayError::MethodNotAllowed, http::header::ALLOW, allow);
             return (Decision::Refuse(refusal).into(), None);
         }
         Lookup::NotFound => return refuse(GatewayError::NotFound),
@@ -211,11 +224,16 @@ pub fn decide(
             }
             // Whole seconds, rounded up, as Retry-After requires.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let refusal = Refusal {
-                error: GatewayError::TooManyRequests,
-                header: Some((http::header::RETRY_AFTER, secs.max(1).to_string())),
-                log: None,
-            };
+            let refusal = Refusal::with_header(
+                GatewayError::TooManyRequests,
+                http::header::RETRY_AFTER,
+                secs.max(1).to_string(),
+            );
+            return (Decision::Refuse(refusal).into(), None);
+        }
+    }
+    if let Some(v) = &r.validation {
+        if let Err(refusal) = validate::parameters(v, req, r, rest, &captures) {
             return (Decision::Refuse(refusal).into(), None);
         }
     }
@@ -225,7 +243,12 @@ pub fn decide(
         delay = injected.delay;
         if let Some(status) = injected.abort {
             let decision = Decision::Refuse(GatewayError::FaultInjected(status).into());
-            return (Routed { decision, delay }, None);
+            let routed = Routed {
+                decision,
+                delay,
+                check_body: None,
+            };
+            return (routed, None);
         }
     }
     let call = || Call {
@@ -264,5 +287,26 @@ pub fn decide(
             (Decision::Refuse(Refusal::internal(why)), None)
         }
     };
-    (Routed { decision, delay }, mapping)
+    let check_body = match (&decision, &r.validation) {
+        (Decision::Forward(_), Some(v)) if v.body.is_some() => Some((deployed.clone(), route)),
+        _ => None,
+    };
+    let routed = Routed {
+        decision,
+        delay,
+        check_body,
+    };
+    (routed, mapping)
+}
+
+/// Whether the API routes `OPTIONS` for this path itself (a route for `OPTIONS`, not `ANY`):
+/// then a preflight is the API's to answer.
+fn routes_options(deployed: &RouteTable, rest: &str) -> bool {
+    match deployed.lookup(Some(Method::Options), rest) {
+        Lookup::Found { route, .. } => deployed
+            .routes
+            .get(route as usize)
+            .is_some_and(|r| r.method == Method::Options),
+        _ => false,
+    }
 }

@@ -52,6 +52,7 @@ fn outcome(s: &Snapshot, r: &RequestHeader) -> String {
     let what = match routed.decision {
         Decision::Forward(_) => "forward".to_string(),
         Decision::Buffered(_) => "call".to_string(),
+        Decision::Preflight => "preflight".to_string(),
         Decision::Refuse(r) => r.error.status().to_string(),
     };
     format!(

@@ -49,8 +49,23 @@ fn without_doc_markers(draft: &str) -> String {
     out
 }
 
-fn reads_back(text: &str, routes: &Value) -> bool {
-    let as_data = parse_value(text).is_ok_and(|v| routes_of(&v) == *routes);
+/// What a deployment carries of its draft: every key but the deployment's own header, with
+/// absent routes as none. Models, validators, CORS and gateway responses travel with the routes.
+fn content_of(value: &Value) -> Value {
+    let mut content = match value {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for header in ["api", "created", "description", "hash"] {
+        content.remove(header);
+    }
+    content.insert("routes".into(), routes_of(value));
+    content.retain(|_, v| !v.is_null());
+    Value::Object(content)
+}
+
+fn reads_back(text: &str, content: &Value) -> bool {
+    let as_data = parse_value(text).is_ok_and(|v| content_of(&v) == *content);
     as_data && serde_saphyr::from_str::<DeploymentFile>(text).is_ok()
 }
 
@@ -62,8 +77,8 @@ pub fn compose(
     draft_rel: &str,
     draft: &str,
 ) -> Result<Composed, Error> {
-    let routes = parse_value(draft)
-        .map(|v| routes_of(&v))
+    let content = parse_value(draft)
+        .map(|v| content_of(&v))
         .map_err(|e| Error::refused(format!("{draft_rel}: {e}")))?;
     let mut head = format!(
         "# Written by `stagecraft deploy` from {draft_rel}. Never edit it: the hash covers the whole file.\napi: {}\ncreated: {}\n",
@@ -74,16 +89,16 @@ pub fn compose(
         head.push_str(&format!("description: {}\n", scalar(d)));
     }
     let verbatim = without_doc_markers(draft);
-    let (body, offset) = if reads_back(&format!("{head}{verbatim}"), &routes) {
+    let (body, offset) = if reads_back(&format!("{head}{verbatim}"), &content) {
         (verbatim, Some(head.lines().count() as u64 + 1))
     } else {
-        let data = serde_saphyr::to_string(&serde_json::json!({ "routes": routes }))
+        let data = serde_saphyr::to_string(&content)
             .map_err(|e| Error::refused(format!("{draft_rel}: cannot copy the routes: {e}")))?;
         (data, None)
     };
     let hash = integrity::deployment_hash(&format!("{head}{body}"));
     let text = format!("{head}hash: {}\n{body}", scalar(&hash));
-    if !reads_back(&text, &routes) || integrity::check(&text).is_err() {
+    if !reads_back(&text, &content) || integrity::check(&text).is_err() {
         return Err(Error::refused(format!(
             "{draft_rel}: cannot write its routes into a deployment that reads back the same"
         )));

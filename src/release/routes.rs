@@ -6,8 +6,9 @@
 
 use super::Error;
 use crate::config::uri::{Endpoint, Unresolved};
-use crate::config::{RawConfig, RouteDef, Scope};
+use crate::config::{ApiSettings, RawConfig, RouteDef, Scope};
 use crate::snapshot::load::load;
+use crate::snapshot::validation::validator_name;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +33,17 @@ pub struct RouteRow {
     pub versions: Vec<VersionRow>,
     /// Why requests to this route cannot reach a backend (they get 500).
     pub error: Option<String>,
+    /// The request validator the route uses (its own or the API's default) and what it checks.
+    pub validator: Option<ValidatorRow>,
+    /// `request_models`: content type -> model name.
+    pub models: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidatorRow {
+    pub name: String,
+    pub body: bool,
+    pub parameters: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -123,7 +135,7 @@ struct Side<'a> {
     variables: BTreeMap<String, String>,
 }
 
-fn row(raw: &RawConfig, side: &Side, def: &RouteDef) -> RouteRow {
+fn row(raw: &RawConfig, side: &Side, api: &ApiSettings<'_>, def: &RouteDef) -> RouteRow {
     let route = def
         .route
         .get()
@@ -141,6 +153,23 @@ fn row(raw: &RawConfig, side: &Side, def: &RouteDef) -> RouteRow {
         endpoint: None,
         versions: Vec::new(),
         error: None,
+        validator: validator_name(api, def).map(|name| {
+            let v = api
+                .request_validators
+                .and_then(|all| all.get(name))
+                .map(|v| v.value)
+                .unwrap_or_default();
+            ValidatorRow {
+                name: name.to_string(),
+                body: v.body,
+                parameters: v.parameters,
+            }
+        }),
+        models: def
+            .request_models
+            .iter()
+            .map(|(ct, m)| (ct.clone(), m.value.clone()))
+            .collect(),
     };
     let Some(uri) = &def.integration.uri else {
         return out;
@@ -232,7 +261,8 @@ pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
         sides.insert(0, base);
         for side in &sides {
             if let Some(dep) = raw.deployments.get(side.deployment) {
-                rows.extend(dep.routes.iter().map(|def| row(&raw, side, def)));
+                let api = dep.settings();
+                rows.extend(dep.routes.iter().map(|def| row(&raw, side, &api, def)));
             }
         }
     }

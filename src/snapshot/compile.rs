@@ -41,6 +41,8 @@ struct Compiler<'a> {
     endpoints: HashMap<(String, u16, bool), Arc<Selector>>,
     limits: Limits,
     template_cache: HashMap<String, Arc<Template>>,
+    /// Each deployment's models, compiled once however many stages serve it.
+    models: HashMap<String, Arc<crate::config::models::Models>>,
     all_versions: Vec<Arc<Version>>,
     template_limits: TemplateLimits,
     log_destinations: HashMap<crate::accesslog::Destination, Arc<crate::accesslog::Destination>>,
@@ -75,6 +77,7 @@ pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Sn
         endpoints: HashMap::new(),
         limits,
         template_cache: HashMap::new(),
+        models: HashMap::new(),
         all_versions: Vec::new(),
         template_limits: TemplateLimits::default(),
         log_destinations: HashMap::new(),
@@ -443,6 +446,13 @@ impl Compiler<'_> {
         };
         let id = id.value.as_str();
         let dep_file = format!("{DEPLOYMENTS_DIR}/{id}.yaml");
+        let api = dep.settings();
+        // Validation reported the models' problems; a model that did not compile is left out.
+        let models = self
+            .models
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(crate::config::models::compile(&dep.models).0))
+            .clone();
         let mut router = Router::default();
         let mut routes = Vec::with_capacity(dep.routes.len());
         // The line of each route in `routes`, to name the first of two that clash.
@@ -479,14 +489,36 @@ impl Compiler<'_> {
                 metrics: crate::metrics::RouteMetrics::new(stage, &spec.to_string()),
                 throttle,
                 fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
+                validation: super::validation::compile(&api, &models, def).map(Box::new),
                 integration,
             });
+        }
+        let mut missing = Vec::new();
+        let responses = super::responses::GatewayResponses::compile(
+            &dep.gateway_responses,
+            &vars,
+            &mut missing,
+        );
+        if !missing.is_empty() {
+            self.report(Problem::warning(
+                stage_file,
+                None,
+                format!(
+                    "gateway_responses of deployment {id} use undefined stage variable(s) {} in stage {stage:?}: they are \"\"",
+                    missing.join(", ")
+                ),
+            ));
         }
         Some(Arc::new(RouteTable {
             deployment_id: id.into(),
             variables: Arc::new(vars),
             router,
             routes,
+            responses: responses.map(Arc::new),
+            cors: dep
+                .cors
+                .as_ref()
+                .map(|c| Arc::new(super::cors::Cors::compile(&c.value))),
         }))
     }
 

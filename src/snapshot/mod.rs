@@ -7,17 +7,20 @@
 //! files the configuration names and resolves DNS.
 
 mod compile;
+pub mod cors;
 pub mod fault;
 pub mod function;
 pub mod health;
 pub mod load;
 pub mod mapping;
 pub mod picker;
+pub mod responses;
 pub mod router;
 pub mod sticky;
 pub mod templated;
 pub mod throttle;
 pub mod upstream;
+pub mod validation;
 
 pub use compile::compile;
 
@@ -146,6 +149,9 @@ pub struct RouteTable {
     pub variables: Arc<BTreeMap<String, String>>,
     router: Router,
     pub routes: Vec<Route>,
+    /// The API's customized gateway responses; `None`: AWS's defaults for every type.
+    pub responses: Option<Arc<responses::GatewayResponses>>,
+    pub cors: Option<Arc<cors::Cors>>,
 }
 
 #[derive(Debug)]
@@ -163,6 +169,8 @@ pub struct Route {
     pub throttle: Option<Arc<throttle::Bucket>>,
     /// The route's own fault, else the stage's applies.
     pub fault: Option<fault::Fault>,
+    /// Required parameters and body models; `None`: nothing to check.
+    pub validation: Option<Box<validation::RequestValidation>>,
 }
 
 #[derive(Debug)]

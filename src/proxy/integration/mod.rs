@@ -16,7 +16,6 @@ use super::context::RequestCtx;
 use super::respond::{self, Answer, GatewayError, Refusal};
 use super::route::Call;
 use super::upstream::{self, Endpoint};
-use crate::config::response_type::ResponseType;
 use crate::snapshot::{Integration, Route};
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
@@ -80,7 +79,15 @@ pub async fn serve(
     call: Call,
     connector: &Connector,
 ) -> pingora::Result<()> {
-    let outcome = match read_body(session, ctx.snapshot.limits.max_body_bytes).await {
+    let body = read_body(session, ctx.snapshot.limits.max_body_bytes)
+        .await
+        .and_then(|body| match validation_of(&call) {
+            Some(models) => super::validate::body(models, session.req_header(), &body)
+                .map(|()| body)
+                .map_err(Failure::Refuse),
+            None => Ok(body),
+        });
+    let outcome = match body {
         Ok(body) => {
             let mut exchanged = None;
             let outcome = run(
@@ -104,11 +111,13 @@ pub async fn serve(
         Ok(answer) => respond::write(session, ctx, answer).await,
         Err(Failure::Refuse(r)) => respond::refuse(session, ctx, r).await,
         Err(Failure::Function(why)) => {
-            tracing::error!(request_id = %ctx.request_id, "function error: {why}");
-            respond::refused_as(ctx, ResponseType::IntegrationFailure);
-            let mut answer = Answer::error(GatewayError::InternalServerError);
-            answer.status = 502;
-            respond::write(session, ctx, answer).await
+            // AWS's answer to a failed function: 502 with "Internal server error".
+            let refusal = Refusal {
+                log: Some(format!("function error: {why}")),
+                message: Some("Internal server error".into()),
+                ..GatewayError::BadGateway.into()
+            };
+            respond::refuse(session, ctx, refusal).await
         }
         Err(Failure::Downstream(e)) => Err(e),
     }
@@ -141,6 +150,11 @@ async fn run(
             "buffered route without a buffered integration".into(),
         )),
     }
+}
+
+/// The route's body models, when its validator checks bodies.
+fn validation_of(call: &Call) -> Option<&crate::snapshot::validation::BodyModels> {
+    call.route()?.validation.as_ref()?.body.as_ref()
 }
 
 /// Reads the whole request body, failing with 413 beyond `max`.

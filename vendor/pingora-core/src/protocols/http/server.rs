@@ -676,6 +676,17 @@ impl Session {
         }
     }
 
+    /// See `v1::server::HttpSession::enable_retry_buffering_up_to`. Subrequest and custom
+    /// sessions keep their own limit.
+    pub fn enable_retry_buffering_up_to(&mut self, limit: usize) {
+        match self {
+            Self::H1(s) => s.enable_retry_buffering_up_to(limit),
+            Self::H2(s) => s.enable_retry_buffering_up_to(limit),
+            Self::Subrequest(s) => s.enable_retry_buffering(),
+            Self::Custom(s) => s.enable_retry_buffering(),
+        }
+    }
+
     pub fn get_retry_buffer(&self) -> Option<Bytes> {
         match self {
             Self::H1(s) => s.get_retry_buffer(),

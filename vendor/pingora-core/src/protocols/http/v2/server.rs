@@ -893,6 +893,15 @@ impl HttpSession {
         }
     }
 
+    /// Like `enable_retry_buffering`, but keeps up to `limit` bytes of the body instead of
+    /// `BODY_BUF_LIMIT`: a caller that reads the whole body before proxying (to inspect it)
+    /// gets it sent upstream from this buffer. Has no effect once buffering is enabled.
+    pub fn enable_retry_buffering_up_to(&mut self, limit: usize) {
+        if self.retry_buffer.is_none() {
+            self.retry_buffer = Some(FixedBuffer::new(limit))
+        }
+    }
+
     pub fn get_retry_buffer(&self) -> Option<Bytes> {
         self.retry_buffer.as_ref().and_then(|b| {
             if b.is_truncated() {

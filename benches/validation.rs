@@ -1,0 +1,91 @@
+//! Request validation alone: a ~1 KB JSON order body checked against its model (required
+//! properties, bounds, a pattern, an array of items, a `$ref` to another model), as the
+//! validate step does it per request: parse the body, then validate. The model is compiled
+//! once, as a snapshot does. Budget: 10 µs per request (issue 15); figures in README.md.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use stagecraft::config::models::compile;
+use stagecraft::snapshot::validation::{check_body, BodyModels};
+
+const MODELS: &str = r##"
+Order:
+  schema:
+    type: object
+    required: [id, customer, items, currency]
+    properties:
+      id: { type: string, pattern: "^ord-[0-9a-f]+$" }
+      currency: { type: string, enum: [EUR, USD, GBP] }
+      total: { type: number, minimum: 0 }
+      customer: { $ref: "#/models/Customer" }
+      items:
+        type: array
+        minItems: 1
+        items:
+          type: object
+          required: [sku, qty, price]
+          properties:
+            sku: { type: string, minLength: 3 }
+            name: { type: string }
+            qty: { type: integer, minimum: 1 }
+            price: { type: number, minimum: 0 }
+      notes: { type: string, maxLength: 500 }
+Customer:
+  schema:
+    type: object
+    required: [id, email]
+    properties:
+      id: { type: integer }
+      name: { type: string }
+      email: { type: string }
+      vip: { type: boolean }
+"##;
+
+fn body() -> String {
+    let items: Vec<String> = (0..8)
+        .map(|i| {
+            format!(
+                r#"{{"sku": "SKU-{i:04}", "name": "Widget number {i}", "qty": {q}, "price": {p}.99}}"#,
+                q = i + 1,
+                p = 10 + i
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"id": "ord-8d2f9c", "total": 123.45, "currency": "EUR",
+  "customer": {{"id": 991, "name": "Ada Lovelace", "email": "ada@example.com", "vip": true}},
+  "items": [{}],
+  "notes": "leave at the door, ring twice"}}"#,
+        items.join(", ")
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let defs = serde_saphyr::from_str(MODELS).expect("models parse");
+    let (models, problems) = compile(&defs);
+    assert!(problems.is_empty(), "{problems:?}");
+    let set = BodyModels {
+        by_type: Box::new([(
+            "application/json".into(),
+            models.get("Order").expect("compiled").clone(),
+        )]),
+        default: None,
+        names: Box::new([]),
+    };
+    let body = body();
+    assert!((900..=1200).contains(&body.len()), "{} bytes", body.len());
+    assert_eq!(
+        check_body(&set, Some("application/json"), body.as_bytes()),
+        Ok(())
+    );
+    let bad = body.replace("\"qty\": 3", "\"qty\": 0");
+    assert!(check_body(&set, Some("application/json"), bad.as_bytes()).is_err());
+    c.bench_function("validate 1 KB body (valid)", |b| {
+        b.iter(|| check_body(&set, Some("application/json"), black_box(body.as_bytes())))
+    });
+    c.bench_function("validate 1 KB body (invalid, detail built)", |b| {
+        b.iter(|| check_body(&set, Some("application/json"), black_box(bad.as_bytes())))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -26,6 +26,10 @@ stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:
   curl -i http://127.0.0.1:8080/dev/orders/42/summary # http integration, templated response
   curl -i 'http://127.0.0.1:8080/dev/fn/hello/ada?greeting=hi' # aws_proxy: a Lambda-style function
   curl -i -X DELETE http://127.0.0.1:8080/v1/orders/1 # v1 stage serves deployment shop-1: 405
+  curl -i -X POST http://127.0.0.1:8080/dev/orders -H 'content-type: application/json' -d '{"item": "x"}'
+                                                      # dev validates the body: 400 with the schema's detail
+  curl -i -X OPTIONS http://127.0.0.1:8080/dev/orders -H 'origin: http://localhost:3000' \
+       -H 'access-control-request-method: POST'       # a CORS preflight, answered by the gateway
   edit config/stages/prod.yaml (e.g. alias: dev) and the next request follows it, no restart.
 
 MSG

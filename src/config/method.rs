@@ -367,6 +367,8 @@ pub fn check_gateway_responses(
             }
         }
     }
+    // In file order, not the types' alphabetical order.
+    out.sort_by_key(|p| p.0);
     out
 }
 

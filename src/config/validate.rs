@@ -254,11 +254,6 @@ impl Validator {
                     );
                 }
             }
-            for (name, required) in &r.request_parameters {
-                if let Err(e) = super::method::MethodParam::parse(name) {
-                    self.err(file, line(required), format!("route {route:?}: {e}"));
-                }
-            }
             for (content_type, model) in &r.request_models {
                 if !models.contains(&model.value) {
                     self.err(
@@ -276,6 +271,11 @@ impl Validator {
                         line(model),
                         format!("route {route:?}: {content_type:?} is not a media type (type/subtype) or $default"),
                     );
+                }
+            }
+            for (name, required) in &r.request_parameters {
+                if let Err(e) = super::method::MethodParam::parse(name) {
+                    self.err(file, line(required), format!("route {route:?}: {e}"));
                 }
             }
         }

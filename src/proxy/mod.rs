@@ -102,6 +102,10 @@ impl Gateway {
             if refused.close {
                 session.set_keepalive(None);
             }
+            if refused.error == GatewayError::RequestTooLarge {
+                // The head is sound: the stage it addresses answers with its gateway responses.
+                route::identify(session.req_header(), ctx);
+            }
             respond::refuse(session, ctx, refused.error.into()).await?;
             return Ok(true);
         }

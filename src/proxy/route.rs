@@ -15,7 +15,7 @@ use super::upstream::Endpoint;
 use super::validate;
 use crate::config::route::Method;
 use crate::snapshot::router::{Capture, Lookup};
-use crate::snapshot::{sticky, Canary, Integration, Route, RouteTable, Snapshot};
+use crate::snapshot::{sticky, Canary, Integration, Route, RouteTable, Snapshot, Stage};
 use pingora::http::RequestHeader;
 use rand::Rng;
 use std::borrow::Cow;
@@ -157,51 +157,16 @@ pub fn decide(
     labels: &mut Labels,
 ) -> (Routed, Option<Call>) {
     let refuse = |e: GatewayError| (Routed::from(Decision::Refuse(e.into())), None);
-    // Only stages bound to hosts need the host: most snapshots have none.
-    let host = if snapshot.routes_by_host() {
-        request_host(req)
-    } else {
-        None
-    };
-    let path = req.uri.path();
-    let Some((stage, rest)) = snapshot.select_stage(host.as_deref(), path) else {
+    let Some((stage, deployed, rest)) = stage_of(snapshot, req, labels, true) else {
         return refuse(GatewayError::NotFound);
     };
-    labels.stage = Some(stage.name.clone());
-    labels.access_log = stage.access_log.clone();
-    labels.metrics = stage.metrics.unrouted.clone();
-    let deployed = match &stage.canary {
-        Some(c) => {
-            let canary = in_canary(c, &stage.name, &req.headers);
-            let side = if canary {
-                &stage.metrics.canary
-            } else {
-                &stage.metrics.base
-            };
-            if let Some(counter) = side {
-                counter.inc();
-            }
-            if canary {
-                &c.deployed
-            } else {
-                &stage.primary
-            }
-        }
-        None => &stage.primary,
-    };
-    labels.deployment = Some(deployed.deployment_id.clone());
-    labels.canary = !Arc::ptr_eq(deployed, &stage.primary);
-    // Only APIs that customize or use these pay for them.
-    labels.responses.clone_from(&deployed.responses);
-    if let Some(c) = &deployed.cors {
-        labels.origin = cors::allowed_origin(c, req);
-        labels.cors = Some(c.clone());
-        if cors::is_preflight(req) && !routes_options(deployed, rest) {
-            return match deployed.lookup(Some(Method::Options), rest) {
-                Lookup::NotFound => refuse(GatewayError::NotFound),
-                _ => (Decision::Preflight.into(), None),
-            };
-        }
+    let path = req.uri.path();
+    // A preflight is answered before any check, unless the API routes OPTIONS itself.
+    if deployed.cors.is_some() && cors::is_preflight(req) && !routes_options(deployed, rest) {
+        return match deployed.lookup(Some(Method::Options), rest) {
+            Lookup::NotFound => refuse(GatewayError::NotFound),
+            _ => (Decision::Preflight.into(), None),
+        };
     }
     let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
         Lookup::Found { route, captures } => (route, captures),
@@ -297,6 +262,63 @@ pub fn decide(
         check_body,
     };
     (routed, mapping)
+}
+
+/// The stage and the deployment (primary or canary) that serve the request, and the path
+/// after the base path; fills `labels` with what that decides (the gateway responses and CORS
+/// that answer for it included). `count`: count the canary split in the metrics.
+fn stage_of<'s, 'r>(
+    snapshot: &'s Snapshot,
+    req: &'r RequestHeader,
+    labels: &mut Labels,
+    count: bool,
+) -> Option<(&'s Stage, &'s Arc<RouteTable>, &'r str)> {
+    // Only stages bound to hosts need the host: most snapshots have none.
+    let host = if snapshot.routes_by_host() {
+        request_host(req)
+    } else {
+        None
+    };
+    let (stage, rest) = snapshot.select_stage(host.as_deref(), req.uri.path())?;
+    labels.stage = Some(stage.name.clone());
+    labels.access_log = stage.access_log.clone();
+    labels.metrics = stage.metrics.unrouted.clone();
+    let deployed = match &stage.canary {
+        Some(c) => {
+            let canary = in_canary(c, &stage.name, &req.headers);
+            let side = if canary {
+                &stage.metrics.canary
+            } else {
+                &stage.metrics.base
+            };
+            if let Some(counter) = side.as_ref().filter(|_| count) {
+                counter.inc();
+            }
+            if canary {
+                &c.deployed
+            } else {
+                &stage.primary
+            }
+        }
+        None => &stage.primary,
+    };
+    labels.deployment = Some(deployed.deployment_id.clone());
+    labels.canary = !Arc::ptr_eq(deployed, &stage.primary);
+    // Only APIs that customize or use these pay for them.
+    labels.responses.clone_from(&deployed.responses);
+    if let Some(c) = &deployed.cors {
+        labels.origin = cors::allowed_origin(c, req);
+        labels.cors = Some(c.clone());
+    }
+    Some((stage, deployed, rest))
+}
+
+/// For a request refused at admission whose head is sound (a body too large by its
+/// `Content-Length`): which stage's gateway responses and CORS answer it. Takes nothing from
+/// a bucket and draws no fault; the request is not routed.
+pub fn identify(req: &RequestHeader, ctx: &mut RequestCtx) {
+    let snapshot = ctx.snapshot.clone();
+    let _ = stage_of(&snapshot, req, &mut ctx.labels, false);
 }
 
 /// Whether the API routes `OPTIONS` for this path itself (a route for `OPTIONS`, not `ANY`):

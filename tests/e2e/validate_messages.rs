@@ -119,6 +119,14 @@ fn deployed(from: &str, to: &str) -> Vec<(&'static str, String)> {
     vec![("deployments/shop-1.yaml", edit(&deployment(), from, to))]
 }
 
+/// `deployments/shop-1.yaml` with API-level settings after its routes (from line 12).
+fn with_api_settings(settings: &str) -> Vec<(&'static str, String)> {
+    vec![(
+        "deployments/shop-1.yaml",
+        format!("{}{settings}", deployment()),
+    )]
+}
+
 fn cases() -> Vec<Case> {
     let two_hosts = "api: shop\ndeployment: shop-1\nbase_path: /x\nhost: a.example.test\nvariables: {alias: live}\n";
     let long_value = format!("  env: {}", "a".repeat(513));
@@ -353,6 +361,76 @@ fn cases() -> Vec<Case> {
                 (
                     "error: deployments/shop-1.yaml:11",
                     "unknown backend \"nope\" in uri \"backend://nope:live/{proxy}\"",
+                ),
+            ],
+        ),
+        case(
+            "a schema that does not compile and a reference to a missing model",
+            with_api_settings(
+                "models:\n  Order:\n    schema: { type: 12 }\n  Ref:\n    schema: { $ref: \"#/models/Nope\" }\n",
+            ),
+            vec![
+                (
+                    "error: deployments/shop-1.yaml:14",
+                    "model Order: not a valid JSON Schema (draft 4)",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:16",
+                    "model Ref: $ref to model \"Nope\", which this API does not define",
+                ),
+            ],
+        ),
+        case(
+            "validators, CORS and gateway responses that do not hold",
+            with_api_settings(concat!(
+                "request_validators:\n",
+                "  all: { body: true, parameters: true }\n",
+                "default_request_validator: everything\n",
+                "cors:\n",
+                "  allow_origins: [\"*\"]\n",
+                "  allow_credentials: true\n",
+                "gateway_responses:\n",
+                "  NOT_A_TYPE: { status: 400 }\n",
+                "  DEFAULT_4XX:\n",
+                "    templates: { application/json: '{\"m\": \"$context.nope\"}' }\n",
+            )),
+            vec![
+                (
+                    "error: deployments/shop-1.yaml:14",
+                    "default_request_validator \"everything\" is not one of request_validators",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:16",
+                    "cors: allow_origins \"*\" cannot be used with allow_credentials: true",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:19",
+                    "unknown gateway response type \"NOT_A_TYPE\"",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:21",
+                    "gateway response DEFAULT_4XX template application/json: unknown context variable \"$context.nope\"",
+                ),
+            ],
+        ),
+        case(
+            "a route naming a validator and a model the api does not have",
+            deployed(
+                "    integration:\n      type: http_proxy\n      uri: \"backend",
+                "    request_validator: nope\n    request_models: { application/json: Missing }\n    request_parameters: { method.request.cookie.x: true }\n    integration:\n      type: http_proxy\n      uri: \"backend",
+            ),
+            vec![
+                (
+                    "error: deployments/shop-1.yaml:5",
+                    "route \"GET /orders/{id}\": request_validator \"nope\" is not one of request_validators",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:6",
+                    "request_models \"application/json\" names model \"Missing\", which this API does not define",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:7",
+                    "invalid method request parameter \"method.request.cookie.x\"",
                 ),
             ],
         ),

@@ -197,7 +197,7 @@ pub struct RouteDef {
     pub request_validator: Option<Located<String>>,
     /// The method request's parameters, `method.request.header|querystring|path.NAME: required`.
     #[serde(default)]
-    pub request_parameters: BTreeMap<String, Located<bool>>,
+    pub request_parameters: IndexMap<String, Located<bool>>,
     /// Content type -> model name: the schema a body of that type must satisfy.
     #[serde(default)]
     pub request_models: BTreeMap<String, Located<String>>,

@@ -165,6 +165,7 @@ async fn validate_streamed_body(
     else {
         return Ok(None);
     };
+    respond::continue_if_expected(session).await?;
     let max = ctx.snapshot.limits.max_body_bytes;
     session
         .as_downstream_mut()

@@ -141,6 +141,24 @@ impl Refusal {
     }
 }
 
+/// Says `100 Continue` to a client that waits for it (`Expect: 100-continue`) before the
+/// gateway reads the body itself (buffered integrations, validated bodies); a streamed body is
+/// the backend's to continue.
+pub async fn continue_if_expected(session: &mut Session) -> Result<()> {
+    let expects = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects && session.req_header().version == http::Version::HTTP_11 {
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await?;
+    }
+    Ok(())
+}
+
 /// A response the gateway writes itself.
 pub struct Answer {
     pub status: u16,
@@ -302,6 +320,13 @@ fn customize(answer: &mut Answer, c: &Custom, facts: Facts<'_>) {
         for p in parts.iter() {
             match p {
                 Part::Text(t) => body.push_str(t),
+                // The schema's messages quote names: escaped as inside a JSON string, so that
+                // `"$context.error.validationErrorString"` in a JSON template stays JSON.
+                Part::Context(ContextField::ErrorValidationErrorString) => {
+                    let raw = facts.value(ContextField::ErrorValidationErrorString);
+                    let quoted = serde_json::Value::from(raw).to_string();
+                    body.push_str(quoted.get(1..quoted.len() - 1).unwrap_or(""));
+                }
                 Part::Context(f) => facts.write(*f, &mut body),
                 Part::Param(n) => body.push_str(&input_param(facts.req, n).unwrap_or_default()),
             }

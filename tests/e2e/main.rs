@@ -14,6 +14,7 @@ mod conformance;
 mod framing;
 mod hardening;
 mod lambda;
+mod method_request;
 mod observability;
 mod pipeline;
 mod release;

@@ -159,6 +159,9 @@ fn validation_of(call: &Call) -> Option<&crate::snapshot::validation::BodyModels
 
 /// Reads the whole request body, failing with 413 beyond `max`.
 async fn read_body(session: &mut Session, max: u64) -> Result<Bytes, Failure> {
+    respond::continue_if_expected(session)
+        .await
+        .map_err(Failure::Downstream)?;
     let mut buf = BytesMut::new();
     loop {
         match session.read_request_body().await {

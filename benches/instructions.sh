@@ -10,6 +10,8 @@
 # difference divided by 2,000 is the count per request (start-up and shutdown cancel out).
 #
 # usage: benches/instructions.sh BIN [BIN...]      e.g. target/release/stagecraft /tmp/old/stagecraft
+# A binary older than the example configuration it would read (it refuses keys added since) is
+# given its own: BIN=CONFIG_DIR, e.g. /tmp/old/stagecraft=/tmp/old-config (git archive REV config).
 # needs: valgrind, nginx, python3, curl. Ports 18500/18501 (gateway) and 9001/9002 (backend).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,9 +20,13 @@ dir="$(mktemp -d)"
 cleanup() { [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
-cp -a "$root/config" "$dir/cfg"
-sed -i -e 's/^threads: .*/threads: 1/' -e 's/127.0.0.1:8080/127.0.0.1:18500/' \
-    -e 's/127.0.0.1:9901/127.0.0.1:18501/' "$dir/cfg/gateway.yaml"
+# The example configuration, or CONFIG_DIR for BIN=CONFIG_DIR, with the bench's ports.
+config_for() {
+    rm -rf "$dir/cfg"
+    cp -a "$1" "$dir/cfg"
+    sed -i -e 's/^threads: .*/threads: 1/' -e 's/127.0.0.1:8080/127.0.0.1:18500/' \
+        -e 's/127.0.0.1:9901/127.0.0.1:18501/' "$dir/cfg/gateway.yaml"
+}
 cat >"$dir/nginx.conf" <<NGINX
 daemon on; worker_processes 1; pid $dir/nginx.pid; error_log $dir/nginx.err;
 events { worker_connections 1024; }
@@ -42,7 +48,9 @@ count() {
     sed -n 's/^summary: //p' "$dir/cg"
 }
 
-for bin in "$@"; do
+for arg in "$@"; do
+    bin="${arg%%=*}"
+    if [ "$bin" = "$arg" ]; then config_for "$root/config"; else config_for "${arg#*=}"; fi
     small=$(count "$bin" 500)
     large=$(count "$bin" 2500)
     echo "$bin: $(( (large - small) / 2000 )) instructions per request (500: $small, 2500: $large)"

@@ -30,7 +30,7 @@ pub struct RequestCtx {
     pub upstream: Upstream,
     /// The refusal, once the gateway refused (`$context.error.*`). Set through a shared
     /// reference: the writer that refuses holds only that.
-    pub error: OnceLock<ErrorFacts>,
+    pub error: OnceLock<Box<ErrorFacts>>,
     /// The wall-clock time the request arrived, read only when something shows it.
     received: OnceLock<SystemTime>,
     /// Counts the request as in flight until the context is dropped (graceful shutdown).
@@ -100,9 +100,11 @@ pub struct Labels {
     pub version: Option<Arc<str>>,
     /// The deployment's customized gateway responses (`None`: AWS's defaults).
     pub responses: Option<Arc<GatewayResponses>>,
-    /// The API's CORS, and the request's `Origin` when that origin is allowed.
+    /// The API's CORS, and whether the request's `Origin` is allowed (its value is read from
+    /// the request when an answer is stamped: the context stays small, it moves with the
+    /// request).
     pub cors: Option<Arc<Cors>>,
-    pub origin: Option<http::HeaderValue>,
+    pub origin_allowed: bool,
 }
 
 impl Default for Labels {
@@ -117,7 +119,7 @@ impl Default for Labels {
             version: None,
             responses: None,
             cors: None,
-            origin: None,
+            origin_allowed: false,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! an allowed origin, the gateway's own (refusals included) and streamed ones alike. A
 //! disallowed origin gets no CORS headers, never an error: the browser refuses for us.
 
+use super::context::Labels;
 use super::respond::Answer;
 use crate::snapshot::cors::Cors;
 use bytes::Bytes;
@@ -20,12 +21,19 @@ pub fn is_preflight(req: &RequestHeader) -> bool {
             .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
-/// The request's `Origin`, when `cors` allows it.
-pub fn allowed_origin(cors: &Cors, req: &RequestHeader) -> Option<http::HeaderValue> {
+/// Whether `cors` allows the request's `Origin`.
+pub fn allowed_origin(cors: &Cors, req: &RequestHeader) -> bool {
     req.headers
         .get(http::header::ORIGIN)
-        .filter(|o| cors.allows(o))
-        .cloned()
+        .is_some_and(|o| cors.allows(o))
+}
+
+/// The request's `Origin`, when routing found it allowed.
+pub fn origin<'r>(req: &'r RequestHeader, labels: &Labels) -> Option<&'r http::HeaderValue> {
+    labels
+        .origin_allowed
+        .then(|| req.headers.get(http::header::ORIGIN))
+        .flatten()
 }
 
 /// The gateway's answer to a preflight: 204 with the configured headers for an allowed origin,

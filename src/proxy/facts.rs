@@ -127,7 +127,7 @@ impl<'a> Facts<'a> {
     }
 
     fn error(&self) -> Option<&'a ErrorFacts> {
-        self.ctx.error.get()
+        self.ctx.error.get().map(|e| &**e)
     }
 
     pub fn value(&self, f: ContextField) -> String {

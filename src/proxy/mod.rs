@@ -122,7 +122,7 @@ impl Gateway {
         match routed.decision {
             Decision::Preflight => {
                 let answer = match &ctx.labels.cors {
-                    Some(c) => cors::preflight(c, ctx.labels.origin.as_ref()),
+                    Some(c) => cors::preflight(c, cors::origin(session.req_header(), &ctx.labels)),
                     None => respond::Answer::error(GatewayError::InternalServerError),
                 };
                 respond::write(session, ctx, answer).await?;
@@ -287,14 +287,14 @@ impl ProxyHttp for Gateway {
     /// What every answer carries, on the streamed one.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if ctx.labels.cors.is_some() {
             cors::strip_backend(upstream_response);
         }
-        respond::stamp(upstream_response, ctx)
+        respond::stamp(upstream_response, ctx, session.req_header())
     }
 
     /// A failed exchange answered as a gateway response, when nothing was answered yet.

@@ -200,7 +200,7 @@ pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result
         resp.insert_header(http::header::CONTENT_TYPE, &*ct)?;
     }
     resp.insert_header(http::header::CONTENT_LENGTH, a.body.len())?;
-    stamp(&mut resp, ctx)?;
+    stamp(&mut resp, ctx, session.req_header())?;
     let head_only = session.req_header().method == http::Method::HEAD;
     let end = head_only || a.body.is_empty();
     session.write_response_header(Box::new(resp), end).await?;
@@ -213,10 +213,10 @@ pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result
 /// What every answer carries, the gateway's own and streamed ones alike: `x-request-id`, and
 /// the API's CORS headers (which replace a backend's: the gateway's policy is the one that
 /// holds, as in AWS HTTP APIs).
-pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx, req: &RequestHeader) -> Result<()> {
     resp.insert_header("x-request-id", ctx.request_id.header())?;
     if let Some(cors) = &ctx.labels.cors {
-        super::cors::stamp(resp, cors, ctx.labels.origin.as_ref())?;
+        super::cors::stamp(resp, cors, super::cors::origin(req, &ctx.labels))?;
     }
     Ok(())
 }
@@ -225,7 +225,7 @@ pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
 /// `stagecraft_gateway_responses_total`. Every refusal passes here, whoever writes it.
 pub fn refused_as(ctx: &RequestCtx, facts: ErrorFacts) {
     ctx.labels.metrics.gateway_response(facts.kind.name());
-    let _ = ctx.error.set(facts);
+    let _ = ctx.error.set(Box::new(facts));
 }
 
 /// Answers a refusal through the deployment's gateway responses, logging its reason with the

@@ -307,7 +307,7 @@ fn stage_of<'s, 'r>(
     // Only APIs that customize or use these pay for them.
     labels.responses.clone_from(&deployed.responses);
     if let Some(c) = &deployed.cors {
-        labels.origin = cors::allowed_origin(c, req);
+        labels.origin_allowed = cors::allowed_origin(c, req);
         labels.cors = Some(c.clone());
     }
     Some((stage, deployed, rest))

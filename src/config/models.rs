@@ -142,9 +142,15 @@ pub fn compile(
             continue;
         }
         if let Err(e) = jsonschema::draft4::meta::validate(schema) {
+            let at = e.instance_path().to_string();
+            let place = if at.is_empty() {
+                String::new()
+            } else {
+                format!(" (at schema{at})")
+            };
             problems.push((
                 line,
-                format!("model {name}: not a valid JSON Schema (draft 4): {e}"),
+                format!("model {name}: not a valid JSON Schema (draft 4): {e}{place}"),
             ));
             continue;
         }

@@ -1,5 +1,5 @@
 //! Part of `cli`, beside the data flow: `stagecraft diff`: one line per added (`+`), removed (`-`)
-//! and changed (`~`) route, or `--json` for scripts. Exit 0 either way: a difference is not an
+//! and changed (`~`) route, and one for changed API-level settings, or `--json` for scripts. Exit 0 either way: a difference is not an
 //! error.
 
 use super::{emit, failed, print_json, ConfigArg};
@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, value_name = "STAGE")]
     pub stage: String,
     /// Print JSON: {api, stage, deployment, draft, added: [route], removed: [route],
-    /// changed: [{route, fields: [{field, from, to}]}]}.
+    /// changed: [{route, fields: [{field, from, to}]}], settings: [{field, from, to}]}.
     #[arg(long)]
     pub json: bool,
 }
@@ -54,6 +54,14 @@ pub fn run(a: &Args) -> ExitCode {
             .map(|f| format!("{}: {} -> {}", f.field, short(&f.from), short(&f.to)))
             .collect();
         out.push_str(&format!("~ {}  ({})\n", c.route, fields.join("; ")));
+    }
+    if !d.settings.is_empty() {
+        let fields: Vec<String> = d
+            .settings
+            .iter()
+            .map(|f| format!("{}: {} -> {}", f.field, short(&f.from), short(&f.to)))
+            .collect();
+        out.push_str(&format!("~ api settings  ({})\n", fields.join("; ")));
     }
     if d.is_empty() {
         out.push_str("no differences\n");

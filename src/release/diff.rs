@@ -1,6 +1,8 @@
 //! Part of `release`, beside the data flow: `stagecraft diff`: what deploying the draft would change
 //! on a stage. Routes are matched by their key (method and path, as `GET /orders/{id}`); a route
-//! whose integration differs as data (formatting and comments do not count) is changed.
+//! whose integration or method request (validator, parameters, models, throttle, fault) differs
+//! as data (formatting and comments do not count) is changed; so are the API-level settings
+//! (models, validators, CORS, gateway responses).
 
 use super::deployment::{load_for, routes_of};
 use super::stage::StageDoc;
@@ -24,6 +26,9 @@ pub struct Diff {
     /// Routes in the deployment only.
     pub removed: Vec<String>,
     pub changed: Vec<RouteChange>,
+    /// API-level settings (`models`, `request_validators`, `default_request_validator`, `cors`,
+    /// `gateway_responses`) that differ.
+    pub settings: Vec<FieldChange>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,7 +47,10 @@ pub struct FieldChange {
 
 impl Diff {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.settings.is_empty()
     }
 }
 
@@ -54,7 +62,9 @@ fn route_key(route: &Value) -> String {
         .unwrap_or_else(|_| text.trim().to_string())
 }
 
-/// (key, integration) of each route, in file order.
+/// (key, what the route does) of each route, in file order: its integration's keys, and the
+/// route's own (validator, parameters, models, throttle, fault) beside them; the method
+/// request's `request_parameters` as `method_request_parameters`, apart from the integration's.
 fn keyed(routes: &Value) -> Vec<(String, Value)> {
     routes
         .as_array()
@@ -62,14 +72,51 @@ fn keyed(routes: &Value) -> Vec<(String, Value)> {
             items
                 .iter()
                 .map(|r| {
+                    let mut what = match r.get("integration") {
+                        Some(Value::Object(i)) => i.clone(),
+                        Some(other) => {
+                            serde_json::Map::from_iter([("integration".into(), other.clone())])
+                        }
+                        None => serde_json::Map::new(),
+                    };
+                    for (k, v) in r.as_object().into_iter().flatten() {
+                        match k.as_str() {
+                            "route" | "integration" => {}
+                            "request_parameters" => {
+                                what.insert("method_request_parameters".into(), v.clone());
+                            }
+                            _ => {
+                                what.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
                     (
                         route_key(r.get("route").unwrap_or(&Value::Null)),
-                        r.get("integration").cloned().unwrap_or(Value::Null),
+                        Value::Object(what),
                     )
                 })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The API-level settings of a draft or deployment that differ.
+fn settings_changes(from: &Value, to: &Value) -> Vec<FieldChange> {
+    [
+        "models",
+        "request_validators",
+        "default_request_validator",
+        "cors",
+        "gateway_responses",
+    ]
+    .into_iter()
+    .filter(|k| from.get(k) != to.get(k))
+    .map(|k| FieldChange {
+        field: k.to_string(),
+        from: from.get(k).cloned(),
+        to: to.get(k).cloned(),
+    })
+    .collect()
 }
 
 fn field_changes(from: &Value, to: &Value) -> Vec<FieldChange> {
@@ -114,12 +161,15 @@ pub fn diff(dir: &Path, api: Option<&str>, stage: &str) -> Result<Diff, Error> {
         ))
     })?;
     let read = |rel: &str, text: &str| {
-        parse_value(text)
-            .map(|v| keyed(&routes_of(&v)))
-            .map_err(|e| Error::refused(format!("{rel}: {e}")))
+        parse_value(text).map_err(|e| Error::refused(format!("{rel}: {e}")))
     };
-    let draft = read(&draft_rel, &draft_text)?;
-    let live = read(&deployed.rel, &deployed.text)?;
+    let (draft_doc, live_doc) = (
+        read(&draft_rel, &draft_text)?,
+        read(&deployed.rel, &deployed.text)?,
+    );
+    let settings = settings_changes(&live_doc, &draft_doc);
+    let draft = keyed(&routes_of(&draft_doc));
+    let live = keyed(&routes_of(&live_doc));
     let find = |list: &[(String, Value)], key: &str| {
         list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
     };
@@ -148,5 +198,6 @@ pub fn diff(dir: &Path, api: Option<&str>, stage: &str) -> Result<Diff, Error> {
         added,
         removed,
         changed,
+        settings,
     })
 }

@@ -162,6 +162,46 @@ fn diff_names_added_removed_and_changed_routes() {
     assert!(!out.contains("/c/"), "{out}");
 }
 
+/// The method request travels with a deployment, so `diff` shows it: a route's validator and
+/// models, and the API's models, CORS and gateway responses.
+#[test]
+fn diff_shows_method_request_changes() {
+    let dir = offline_dir(&[("GET /a", "http://127.0.0.1:9001/a")]);
+    deploy(&dir, "prod", "one route");
+    dir.write(
+        "apis/shop.yaml",
+        "models:\n  A: { schema: { type: object } }\nrequest_validators:\n  all: { body: true, parameters: true }\ncors:\n  allow_origins: [\"*\"]\nroutes:\n  - route: \"GET /a\"\n    request_validator: all\n    request_models: { application/json: A }\n    integration: { type: http_proxy, uri: \"http://127.0.0.1:9001/a\" }\n",
+    );
+    let d = json(
+        &dir,
+        &["diff", "--api", "shop", "--stage", "prod", "--json"],
+    );
+    assert_eq!(
+        d["changed"],
+        serde_json::json!([{"route": "GET /a", "fields": [
+            {"field": "request_models", "from": null, "to": {"application/json": "A"}},
+            {"field": "request_validator", "from": null, "to": "all"}
+        ]}])
+    );
+    let settings: Vec<&str> = d["settings"]
+        .as_array()
+        .expect("settings is a list")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(settings, ["models", "request_validators", "cors"]);
+    let out = ok(&dir, &["diff", "--api", "shop", "--stage", "prod"]);
+    assert!(
+        out.lines().any(|l| l
+            == "~ api settings  (models: (none) -> {...}; request_validators: (none) -> {...}; cors: (none) -> {...})"),
+        "{out}"
+    );
+    // Once deployed, nothing differs.
+    deploy(&dir, "prod", "validate /a");
+    let out = ok(&dir, &["diff", "--api", "shop", "--stage", "prod"]);
+    assert!(out.contains("no differences"), "{out}");
+}
+
 #[test]
 fn concurrent_deploys_both_land_and_leave_a_consistent_stage() {
     let dir = offline_dir(&[("GET /who", "http://127.0.0.1:9001/who")]);

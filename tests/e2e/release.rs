@@ -165,7 +165,7 @@ fn diff_names_added_removed_and_changed_routes() {
 /// The method request travels with a deployment, so `diff` shows it: a route's validator and
 /// models, and the API's models, CORS and gateway responses.
 #[test]
-fn diff_shows_method_request_changes() {
+fn diff_and_routes_show_the_method_request() {
     let dir = offline_dir(&[("GET /a", "http://127.0.0.1:9001/a")]);
     deploy(&dir, "prod", "one route");
     dir.write(
@@ -196,10 +196,25 @@ fn diff_shows_method_request_changes() {
             == "~ api settings  (models: (none) -> {...}; request_validators: (none) -> {...}; cors: (none) -> {...})"),
         "{out}"
     );
-    // Once deployed, nothing differs.
+    // Once deployed, nothing differs, and `routes` shows the validator and the model.
     deploy(&dir, "prod", "validate /a");
     let out = ok(&dir, &["diff", "--api", "shop", "--stage", "prod"]);
     assert!(out.contains("no differences"), "{out}");
+    let out = ok(&dir, &["routes"]);
+    let want = "GET /a  http_proxy  http://127.0.0.1:9001/a -> [127.0.0.1:9001]  validator all (body, parameters)  models application/json=A";
+    assert!(
+        out.lines().any(|l| l.trim() == want),
+        "no line {want:?} in:\n{out}"
+    );
+    let rows = json(&dir, &["routes", "--json"]);
+    assert_eq!(
+        rows[0]["validator"],
+        serde_json::json!({"name": "all", "body": true, "parameters": true})
+    );
+    assert_eq!(
+        rows[0]["models"],
+        serde_json::json!({"application/json": "A"})
+    );
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! files say them (DESIGN.md 8): the API-level `models`, `request_validators`, `cors` and
 //! `gateway_responses` of `apis/NAME.yaml` (copied into each deployment), and a route's
 //! `request_validator`, `request_parameters` and `request_models`. Strings with a syntax (a
-//! gateway-response header source, a method request parameter) are parsed here, once; schemas
-//! are compiled by `snapshot::validation`, which `validate` also runs so a bad one is reported
-//! with its file and line.
+//! gateway-response header source, a method request parameter, a gateway-response template) are
+//! parsed here, once; schemas are compiled by `config::models`, which `validate` runs too, so a
+//! bad one is reported with its file and line.
 
 use super::mapping::ContextField;
 use super::response_type::ResponseType;

@@ -1,8 +1,9 @@
 //! Part of the proxy stage, its last step: the method response. Every answer the gateway writes
 //! itself (refusals, mock and templated integrations, function results) goes through `write`,
 //! which frames it exactly (`Content-Length`, nothing after a `HEAD`) so keep-alive survives,
-//! and stamps `x-request-id`. Streamed `http_proxy` answers are pingora's; `stamp` gives them
-//! the same id.
+//! and stamps `x-request-id` and CORS. Every refusal is rendered by `render`: AWS's default for
+//! its gateway response type, or the deployment's `gateway_responses` entry that answers for
+//! it. Streamed `http_proxy` answers are pingora's; `stamp` gives them the same id and CORS.
 
 use super::context::{ErrorFacts, RequestCtx};
 use super::facts::Facts;

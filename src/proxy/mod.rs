@@ -27,6 +27,7 @@
 //! | `logging` | metrics and the access log |
 
 pub mod admit;
+pub mod authorize;
 pub mod context;
 pub mod cors;
 pub mod facts;

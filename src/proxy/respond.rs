@@ -238,6 +238,7 @@ pub async fn refuse(session: &mut Session, ctx: &RequestCtx, r: Refusal) -> Resu
     let error = r.error;
     let answer = render(session.req_header(), ctx, r);
     if error != GatewayError::RequestTooLarge {
+        discard_small_body(session).await;
         return write(session, ctx, answer).await;
     }
     // The client may still be sending. Closing with its bytes unread makes the kernel reset the
@@ -365,6 +366,32 @@ fn input_param(req: &RequestHeader, name: &str) -> Option<String> {
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     })
+}
+
+/// The largest unread body a refusal reads and drops to keep the connection open.
+const DISCARDED_BODY_BYTES: u64 = 64 * 1024;
+
+/// A small body (by `Content-Length`) that a refusal made before reading it is read and dropped
+/// first, for at most 1 s, so that the connection stays open for the client's next request
+/// (pingora closes a connection answered with its body unread; nginx discards such a body the
+/// same way). A larger or chunked body, or one that does not arrive in time, still ends the
+/// connection.
+async fn discard_small_body(session: &mut Session) {
+    if session.is_body_done() {
+        return;
+    }
+    let small = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n <= DISCARDED_BODY_BYTES);
+    if !small {
+        return;
+    }
+    let drain = async { while let Ok(Some(_)) = session.read_request_body().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// Reads and drops the rest of a refused request body: at most 1 s and 1 MiB.

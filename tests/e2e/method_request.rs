@@ -1870,3 +1870,58 @@ routes:
     );
     assert_eq!(be.requests(), 1);
 }
+
+/// A refusal made before the body was read (no route, a missing parameter, a throttle) reads and
+/// drops a small body first, so the client's connection stays open for its next request; a
+/// body above 64 KiB still ends it.
+#[tokio::test]
+async fn refusals_of_small_bodies_keep_the_connection() {
+    let be = Backend::start("keep").await;
+    let yaml = format!(
+        "api: \"keep\"
+request_validators:
+  params: {{body: false, parameters: true}}
+routes:
+  - route: \"POST /orders\"
+    request_validator: params
+    request_parameters: {{method.request.header.x-tenant: true}}
+    integration: {}
+",
+        proxy(&format!("http://{}/orders", be.addr()))
+    );
+    let (_dir, gw) = serve("k", &yaml).await;
+    let mut c = Client::connect(gw.addr()).await;
+    let body = r#"{"item": "book"}"#;
+    for (target, status) in [("/k/nowhere", 404), ("/k/orders", 400), ("/k/orders", 400)] {
+        let r = c
+            .request(
+                Method::POST,
+                target,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("POST {target} on the kept connection: {e}"));
+        assert_eq!(r.status, status, "{target}: {}", r.text());
+        assert_ne!(r.header("connection"), Some("close"), "{target}");
+    }
+    let r = c
+        .request(
+            Method::POST,
+            "/k/orders",
+            &[("x-tenant", "t1"), ("content-type", "application/json")],
+            body,
+        )
+        .await
+        .expect("the same connection serves the next request");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(be.requests(), 1);
+
+    let big = "x".repeat(70 * 1024);
+    let r = c
+        .request(Method::POST, "/k/nowhere", &[], big)
+        .await
+        .expect("the big refusal is answered");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("connection"), Some("close"));
+}

@@ -154,7 +154,7 @@ impl JsonPath {
 }
 
 /// `'literal'` -> the literal.
-fn literal(s: &str) -> Option<&str> {
+pub(super) fn literal(s: &str) -> Option<&str> {
     s.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
 }
 

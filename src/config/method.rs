@@ -70,13 +70,13 @@ pub struct GatewayResponseDef {
 }
 
 /// The API-level method-request settings, shared by a draft and its deployments.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ApiSettings<'a> {
-    pub models: Option<&'a IndexMap<String, Located<ModelDef>>>,
-    pub request_validators: Option<&'a BTreeMap<String, Located<ValidatorDef>>>,
+    pub models: &'a IndexMap<String, Located<ModelDef>>,
+    pub request_validators: &'a BTreeMap<String, Located<ValidatorDef>>,
     pub default_request_validator: Option<&'a Located<String>>,
     pub cors: Option<&'a Located<CorsDef>>,
-    pub gateway_responses: Option<&'a BTreeMap<String, Located<GatewayResponseDef>>>,
+    pub gateway_responses: &'a BTreeMap<String, Located<GatewayResponseDef>>,
 }
 
 /// Where a method request parameter is read: `method.request.{header,querystring,path}.NAME`.
@@ -132,11 +132,7 @@ pub enum ResponseValue {
 
 impl ResponseValue {
     pub fn parse(s: &str) -> Result<ResponseValue, String> {
-        if let Some(l) = s
-            .strip_prefix('\'')
-            .and_then(|r| r.strip_suffix('\''))
-            .filter(|_| s.len() >= 2)
-        {
+        if let Some(l) = super::mapping::literal(s) {
             return Ok(ResponseValue::Literal(l.into()));
         }
         if let Some(n) = s.strip_prefix("context.") {

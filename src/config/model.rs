@@ -152,11 +152,11 @@ macro_rules! api_document {
         impl $name {
             pub fn settings(&self) -> ApiSettings<'_> {
                 ApiSettings {
-                    models: Some(&self.models),
-                    request_validators: Some(&self.request_validators),
+                    models: &self.models,
+                    request_validators: &self.request_validators,
                     default_request_validator: self.default_request_validator.as_ref(),
                     cors: self.cors.as_ref(),
-                    gateway_responses: Some(&self.gateway_responses),
+                    gateway_responses: &self.gateway_responses,
                 }
             }
         }

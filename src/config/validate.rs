@@ -216,18 +216,11 @@ impl Validator {
 
     /// Models, validators, CORS and gateway responses of one API, and what its routes name.
     fn method_request(&mut self, file: &str, api: &ApiSettings<'_>, routes: &[RouteDef]) {
-        let models = api
-            .models
-            .map(|m| {
-                let (models, problems) = super::models::compile(m);
-                for (line, msg) in problems {
-                    self.err(file, line, msg);
-                }
-                models
-            })
-            .unwrap_or_default();
-        let validators = api.request_validators;
-        let has_validator = |name: &str| validators.is_some_and(|v| v.contains_key(name));
+        let (models, problems) = super::models::compile(api.models);
+        for (line, msg) in problems {
+            self.err(file, line, msg);
+        }
+        let has_validator = |name: &str| api.request_validators.contains_key(name);
         if let Some(d) = api.default_request_validator {
             if !has_validator(&d.value) {
                 self.err(
@@ -256,7 +249,7 @@ impl Validator {
             }
             for (content_type, model) in &r.request_models {
                 // A model that is defined but did not compile was reported with its own line.
-                let defined = api.models.is_some_and(|m| m.contains_key(&model.value));
+                let defined = api.models.contains_key(&model.value);
                 if !models.contains(&model.value) && !defined {
                     self.err(
                         file,
@@ -286,10 +279,8 @@ impl Validator {
                 self.err(file, l.or(line(c)), msg);
             }
         }
-        if let Some(g) = api.gateway_responses {
-            for (l, msg) in super::method::check_gateway_responses(g) {
-                self.err(file, l, msg);
-            }
+        for (l, msg) in super::method::check_gateway_responses(api.gateway_responses) {
+            self.err(file, l, msg);
         }
     }
 

@@ -78,17 +78,11 @@ pub fn stamp(
     origin: Option<&http::HeaderValue>,
 ) -> Result<()> {
     if let Some(o) = origin {
-        // A preflight answer carries its own set already.
-        if !resp
-            .headers
-            .contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            || resp.status != 204
-        {
-            let mut headers = Vec::with_capacity(3);
-            cors.answer_headers(o, &mut headers);
-            for (n, v) in headers {
-                resp.insert_header(n, v)?;
-            }
+        // `insert` replaces: a preflight answer's own copies of these stay as they were.
+        let mut headers = Vec::with_capacity(3);
+        cors.answer_headers(o, &mut headers);
+        for (n, v) in headers {
+            resp.insert_header(n, v)?;
         }
     }
     if let Some((n, v)) = cors.vary() {

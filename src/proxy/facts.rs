@@ -28,6 +28,28 @@ pub fn without_port(raw: &str) -> &str {
     }
 }
 
+/// The decoded values of query parameter `name`, in request order.
+pub fn query_values<'r>(
+    req: &'r RequestHeader,
+    name: &'r str,
+) -> impl Iterator<Item = String> + 'r {
+    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The last value of query parameter `name` (AWS keeps the last).
+pub fn query_param(req: &RequestHeader, name: &str) -> Option<String> {
+    query_values(req, name).last()
+}
+
+/// A header's value as text (bytes that are not UTF-8 replaced), the first when repeated.
+pub fn header_text(req: &RequestHeader, name: impl http::header::AsHeaderName) -> Option<String> {
+    req.headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 /// `$context.protocol` as AWS writes it.
 pub fn protocol(v: http::Version) -> &'static str {
     match v {

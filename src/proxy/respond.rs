@@ -6,7 +6,7 @@
 //! it. Streamed `http_proxy` answers are pingora's; `stamp` gives them the same id and CORS.
 
 use super::context::{ErrorFacts, RequestCtx};
-use super::facts::Facts;
+use super::facts::{header_text, query_param, Facts};
 use crate::config::method::MethodParam;
 use crate::config::response_type::ResponseType;
 use crate::snapshot::mapping::ContextField;
@@ -342,30 +342,15 @@ fn customize(answer: &mut Answer, c: &Custom, facts: Facts<'_>) {
 /// after routing: they read empty).
 fn method_param(req: &RequestHeader, p: &MethodParam) -> Option<String> {
     match p {
-        MethodParam::Header(h) => req
-            .headers
-            .get(h)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        MethodParam::Header(h) => header_text(req, h),
         MethodParam::Query(q) => query_param(req, q),
         MethodParam::Path(_) => None,
     }
 }
 
-/// The last value of query parameter `name`, decoded (AWS keeps the last).
-pub fn query_param(req: &RequestHeader, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-        .last()
-}
-
 /// `$input.params('name')`: the query string, then the headers.
 fn input_param(req: &RequestHeader, name: &str) -> Option<String> {
-    query_param(req, name).or_else(|| {
-        req.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-    })
+    query_param(req, name).or_else(|| header_text(req, name))
 }
 
 /// The largest unread body a refusal reads and drops to keep the connection open.

@@ -4,7 +4,8 @@
 //! is told about the parameters only, as AWS does). Nothing here runs for a route without a
 //! validator.
 
-use super::respond::{query_param, GatewayError, Refusal};
+use super::facts::query_param;
+use super::respond::{GatewayError, Refusal};
 use crate::config::method::MethodParam;
 use crate::snapshot::router::Capture;
 use crate::snapshot::validation::{check_body, BodyModels, RequestValidation};

@@ -156,7 +156,7 @@ fn row(raw: &RawConfig, side: &Side, api: &ApiSettings<'_>, def: &RouteDef) -> R
         validator: validator_name(api, def).map(|name| {
             let v = api
                 .request_validators
-                .and_then(|all| all.get(name))
+                .get(name)
                 .map(|v| v.value)
                 .unwrap_or_default();
             ValidatorRow {

@@ -35,7 +35,8 @@ impl JsonPath {
     }
 }
 
-fn stage_variable(
+/// A stage variable's value; an undefined one is "" and reported in `missing`.
+pub fn stage_variable(
     name: &str,
     vars: &BTreeMap<String, String>,
     missing: &mut Vec<String>,

@@ -11,7 +11,7 @@ use crate::config::method::{parse_template, MethodParam, Piece, ResponseValue};
 use crate::config::model::Located;
 use crate::config::response_type::ResponseType;
 use crate::config::GatewayResponseDef;
-use crate::snapshot::mapping::ContextField;
+use crate::snapshot::mapping::{stage_variable, ContextField};
 use std::collections::BTreeMap;
 
 /// A gateway-response header value, stage variables substituted.
@@ -54,13 +54,7 @@ impl GatewayResponses {
     /// API customized one.
     pub fn pick(&self, t: ResponseType, status: u16) -> Option<&Custom> {
         let own = |t: ResponseType| self.own.get(t as usize).and_then(Option::as_ref);
-        own(t).or_else(|| {
-            if status >= 500 {
-                own(ResponseType::Default5xx)
-            } else {
-                own(ResponseType::Default4xx)
-            }
-        })
+        own(t).or_else(|| own(ResponseType::fallback(status)))
     }
 
     /// The table of `defs` with the stage's `vars`; `None` when nothing is customized.
@@ -72,13 +66,7 @@ impl GatewayResponses {
     ) -> Option<GatewayResponses> {
         let mut own: Vec<Option<Custom>> = ResponseType::ALL.iter().map(|_| None).collect();
         let mut any = false;
-        let mut var = |n: &str| match vars.get(n) {
-            Some(v) => v.as_str().into(),
-            None => {
-                missing.push(n.to_string());
-                Box::<str>::from("")
-            }
-        };
+        let mut var = |n: &str| stage_variable(n, vars, missing);
         for (name, def) in defs {
             // Validation reports what does not parse; compiling skips it.
             let Some(t) = ResponseType::parse(name) else {

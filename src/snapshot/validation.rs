@@ -70,7 +70,7 @@ pub fn compile(
     route: &RouteDef,
 ) -> Option<RequestValidation> {
     let name = validator_name(api, route)?;
-    let v = api.request_validators?.get(name)?.value;
+    let v = api.request_validators.get(name)?.value;
     let mut required: Vec<MethodParam> = if v.parameters {
         route
             .request_parameters

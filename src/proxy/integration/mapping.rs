@@ -5,7 +5,7 @@
 //! compiled (templates, mappings) comes from the snapshot; only request data is read here.
 
 use super::Failure;
-use crate::proxy::facts::Facts;
+use crate::proxy::facts::{header_text, query_param, query_values, Facts};
 use crate::proxy::respond::{GatewayError, Refusal};
 use crate::proxy::route::Call;
 use crate::snapshot::mapping::{ParamMapping, ParamSource, ParamTarget};
@@ -168,12 +168,6 @@ fn source_value(
     body: &mut LazyJson<'_>,
 ) -> Option<String> {
     let req = facts.req;
-    let query = |name: &str| -> Vec<String> {
-        form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .collect()
-    };
     match source {
         ParamSource::Literal(l) => Some(l.to_string()),
         ParamSource::Path(n) => {
@@ -184,15 +178,12 @@ fn source_value(
                 i,
             )))
         }
-        ParamSource::Query(n) => query(n).pop(),
+        ParamSource::Query(n) => query_param(req, n),
         ParamSource::MultiQuery(n) => {
-            let all = query(n);
+            let all: Vec<String> = query_values(req, n).collect();
             (!all.is_empty()).then(|| all.join(","))
         }
-        ParamSource::Header(h) => req
-            .headers
-            .get(h)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        ParamSource::Header(h) => header_text(req, h),
         ParamSource::MultiHeader(h) => {
             let all: Vec<String> = req
                 .headers

@@ -20,7 +20,7 @@ pub use crate::config::access_log::{Field, Format, Piece, DEFAULT_FORMAT};
 
 impl Format {
     /// One line (with its newline) for one request.
-    pub fn line(&self, values: &dyn Fn(Field, &mut String)) -> String {
+    pub fn line(&self, values: &dyn Fn(&Field, &mut String)) -> String {
         let mut out = String::with_capacity(256);
         let mut v = String::new();
         for p in self.pieces() {
@@ -28,7 +28,7 @@ impl Format {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Field(f) => {
                     v.clear();
-                    values(*f, &mut v);
+                    values(f, &mut v);
                     if v.is_empty() {
                         // AWS writes "-" for a missing value.
                         out.push('-');
@@ -245,7 +245,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn values(f: Field, out: &mut String) {
+    fn values(f: &Field, out: &mut String) {
         match f {
             Field::RequestId => out.push_str("r-1"),
             Field::Status => out.push_str("200"),

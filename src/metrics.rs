@@ -156,6 +156,112 @@ static REQUESTS: LazyLock<Option<RequestFamilies>> = LazyLock::new(|| {
     })
 });
 
+struct AuthorizerFamilies {
+    calls: IntCounterVec,
+    latency: HistogramVec,
+}
+
+static AUTHORIZERS: LazyLock<Option<AuthorizerFamilies>> = LazyLock::new(|| {
+    let calls = IntCounterVec::new(
+        Opts::new(
+            "stagecraft_authorizer_calls_total",
+            "Authorizer decisions, by authorizer (API/name) and result (allow, deny, unauthorized, error, cached)",
+        ),
+        &["authorizer", "result"],
+    )
+    .ok()?;
+    let latency = HistogramVec::new(
+        HistogramOpts::new(
+            "stagecraft_authorizer_duration_seconds",
+            "Time an authorizer took to decide when it was not cached (a function call, a JWT check)",
+        )
+        .buckets(LATENCY_BUCKETS.to_vec()),
+        &["authorizer"],
+    )
+    .ok()?;
+    Some(AuthorizerFamilies {
+        calls: register(calls),
+        latency: register(latency),
+    })
+});
+
+/// What an authorizer decided, as `stagecraft_authorizer_calls_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerResult {
+    Allow,
+    Deny,
+    Unauthorized,
+    Error,
+    /// Answered from the decision cache (whatever the cached policy says of this request).
+    Cached,
+}
+
+impl AuthorizerResult {
+    const ALL: [AuthorizerResult; 5] = [
+        AuthorizerResult::Allow,
+        AuthorizerResult::Deny,
+        AuthorizerResult::Unauthorized,
+        AuthorizerResult::Error,
+        AuthorizerResult::Cached,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            AuthorizerResult::Allow => "allow",
+            AuthorizerResult::Deny => "deny",
+            AuthorizerResult::Unauthorized => "unauthorized",
+            AuthorizerResult::Error => "error",
+            AuthorizerResult::Cached => "cached",
+        }
+    }
+}
+
+/// The handles of one authorizer, resolved when the snapshot is compiled.
+pub struct AuthorizerMetrics {
+    calls: Option<[IntCounter; 5]>,
+    latency: Option<Histogram>,
+}
+
+impl std::fmt::Debug for AuthorizerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthorizerMetrics")
+    }
+}
+
+impl AuthorizerMetrics {
+    /// `label`: `API/NAME`, never an identity.
+    pub fn new(label: &str) -> AuthorizerMetrics {
+        let f = AUTHORIZERS.as_ref();
+        let calls = f.and_then(|f| {
+            let v: Vec<IntCounter> = AuthorizerResult::ALL
+                .iter()
+                .filter_map(|r| {
+                    f.calls
+                        .get_metric_with_label_values(&[label, r.label()])
+                        .ok()
+                })
+                .collect();
+            v.try_into().ok()
+        });
+        AuthorizerMetrics {
+            calls,
+            latency: f.and_then(|f| f.latency.get_metric_with_label_values(&[label]).ok()),
+        }
+    }
+
+    pub fn count(&self, r: AuthorizerResult) {
+        if let Some(c) = &self.calls {
+            c[r as usize].inc();
+        }
+    }
+
+    pub fn observe(&self, elapsed: Duration) {
+        if let Some(h) = &self.latency {
+            h.observe(elapsed.as_secs_f64());
+        }
+    }
+}
+
 /// A small copy-on-write map from label values to resolved handles. Reads are a pointer load and
 /// a short scan, with no lock; a miss (a label combination seen for the first time) resolves it
 /// once through the family's own map and publishes a longer list.

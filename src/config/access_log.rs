@@ -6,7 +6,7 @@ use super::typed::Syntax;
 use std::sync::LazyLock;
 
 /// A `$context` variable an access-log format may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
     RequestId,
     ExtendedRequestId,
@@ -32,6 +32,8 @@ pub enum Field {
     ErrorMessageString,
     ErrorResponseType,
     ErrorValidationErrorString,
+    /// `authorizer.principalId`, `authorizer.KEY`, `authorizer.claims.NAME`.
+    Authorizer(std::sync::Arc<str>),
 }
 
 const FIELDS: &[(&str, Field)] = &[
@@ -105,10 +107,28 @@ impl Format {
                 continue;
             };
             let tail = &after[name_start..];
-            let Some((name, field)) = FIELDS.iter().find(|(n, _)| {
-                tail.starts_with(n)
-                    && !tail[n.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
-            }) else {
+            let authorizer = tail.strip_prefix("authorizer.").map(|key| {
+                let n = key
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                    .unwrap_or(key.len());
+                // A full stop after the name ends the sentence, not the name.
+                let key = key[..n].trim_end_matches('.');
+                (
+                    "authorizer.".len() + key.len(),
+                    Field::Authorizer(key.into()),
+                )
+            });
+            let found = match authorizer {
+                Some((len, f)) if len > "authorizer.".len() => Some((&tail[..len], f)),
+                _ => FIELDS
+                    .iter()
+                    .find(|(n, _)| {
+                        tail.starts_with(n)
+                            && !tail[n.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                    })
+                    .map(|(n, f)| (*n, f.clone())),
+            };
+            let Some((name, field)) = found else {
                 let end = tail
                     .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
                     .unwrap_or(tail.len());
@@ -132,7 +152,7 @@ impl Format {
             if !text.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut text).into()));
             }
-            pieces.push(Piece::Field(*field));
+            pieces.push(Piece::Field(field));
             rest = &after[consumed..];
         }
         text.push_str(rest);
@@ -209,7 +229,7 @@ mod tests {
             .pieces
             .iter()
             .filter_map(|p| match p {
-                Piece::Field(f) => Some(*f),
+                Piece::Field(f) => Some(f.clone()),
                 Piece::Text(_) => None,
             })
             .collect();

@@ -40,7 +40,7 @@ pub enum HeaderSource {
 }
 
 /// The `$context` fields a mapping may name (`context.NAME`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContextField {
     RequestId,
     ExtendedRequestId,
@@ -68,6 +68,9 @@ pub enum ContextField {
     ErrorResponseType,
     /// What request validation found wrong; empty until validation exists.
     ErrorValidationErrorString,
+    /// `authorizer.principalId`, `authorizer.KEY` (a key of the authorizer's context) or
+    /// `authorizer.claims.NAME` (a JWT's claim): empty when the route has no authorizer.
+    Authorizer(std::sync::Arc<str>),
 }
 
 impl ContextField {
@@ -96,7 +99,10 @@ impl ContextField {
             "error.messageString" => ErrorMessageString,
             "error.responseType" => ErrorResponseType,
             "error.validationErrorString" => ErrorValidationErrorString,
-            _ => return None,
+            _ => match name.strip_prefix("authorizer.") {
+                Some(key) if !key.is_empty() && !key.ends_with('.') => Authorizer(key.into()),
+                _ => return None,
+            },
         })
     }
 }

@@ -69,16 +69,6 @@ pub struct GatewayResponseDef {
     pub templates: IndexMap<String, Located<String>>,
 }
 
-/// The API-level method-request settings, shared by a draft and its deployments.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiSettings<'a> {
-    pub models: &'a IndexMap<String, Located<ModelDef>>,
-    pub request_validators: &'a BTreeMap<String, Located<ValidatorDef>>,
-    pub default_request_validator: Option<&'a Located<String>>,
-    pub cors: Option<&'a Located<CorsDef>>,
-    pub gateway_responses: &'a BTreeMap<String, Located<GatewayResponseDef>>,
-}
-
 /// Where a method request parameter is read: `method.request.{header,querystring,path}.NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MethodParam {

@@ -8,6 +8,7 @@
 
 pub mod access_log;
 pub mod addr;
+pub mod authorizer;
 pub mod integrity;
 pub mod mapping;
 pub mod method;

@@ -6,9 +6,10 @@
 
 use super::access_log::Format;
 use super::addr::{AdminAddr, ListenAddr, Target};
+use super::authorizer::AuthorizerDef;
 use super::mapping::{parse_request_parameter, parse_response_header};
 use super::mapping::{RequestParameter, ResponseHeader};
-pub use super::method::{ApiSettings, CorsDef, GatewayResponseDef, ModelDef, ValidatorDef};
+pub use super::method::{CorsDef, GatewayResponseDef, ModelDef, ValidatorDef};
 use super::route::RouteSpec;
 use super::sticky::StickyKey;
 use super::typed::{line_of, Typed};
@@ -64,6 +65,8 @@ pub struct LimitsDef {
     /// A keep-alive connection waiting for its next request is closed after this long without a
     /// byte (also the bound on each read of that request's head).
     pub idle_timeout_seconds: u64,
+    /// Decisions each authorizer keeps per stage (least recently used go first).
+    pub authorizer_cache_entries: u64,
 }
 
 impl Default for LimitsDef {
@@ -76,6 +79,7 @@ impl Default for LimitsDef {
             max_header_bytes: 10_240,
             max_headers: 100,
             idle_timeout_seconds: 60,
+            authorizer_cache_entries: 10_000,
         }
     }
 }
@@ -122,6 +126,18 @@ fn default_health_interval() -> u64 {
     5_000
 }
 
+/// The API-level method-request settings, shared by a draft and its deployments.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSettings<'a> {
+    pub models: &'a IndexMap<String, Located<ModelDef>>,
+    pub request_validators: &'a BTreeMap<String, Located<ValidatorDef>>,
+    pub default_request_validator: Option<&'a Located<String>>,
+    pub cors: Option<&'a Located<CorsDef>>,
+    pub gateway_responses: &'a BTreeMap<String, Located<GatewayResponseDef>>,
+    pub authorizers: &'a BTreeMap<String, Located<AuthorizerDef>>,
+    pub default_authorizer: Option<&'a Located<String>>,
+}
+
 /// Declares a file model that holds an API: its routes and the API-level settings of the method
 /// request (DESIGN.md 8), which a draft and its deployments share field for field. A macro
 /// because serde's `flatten` would drop both `deny_unknown_fields` and the line numbers.
@@ -147,6 +163,12 @@ macro_rules! api_document {
             /// By AWS's type name (`DEFAULT_4XX`, `UNAUTHORIZED`, ...).
             #[serde(default)]
             pub gateway_responses: BTreeMap<String, Located<GatewayResponseDef>>,
+            /// By name, for `default_authorizer` and routes' `authorizer`.
+            #[serde(default)]
+            pub authorizers: BTreeMap<String, Located<AuthorizerDef>>,
+            /// The authorizer of every route that names none (`none`: no authorizer).
+            #[serde(default)]
+            pub default_authorizer: Option<Located<String>>,
         }
 
         impl $name {
@@ -157,6 +179,8 @@ macro_rules! api_document {
                     default_request_validator: self.default_request_validator.as_ref(),
                     cors: self.cors.as_ref(),
                     gateway_responses: &self.gateway_responses,
+                    authorizers: &self.authorizers,
+                    default_authorizer: self.default_authorizer.as_ref(),
                 }
             }
         }
@@ -201,6 +225,12 @@ pub struct RouteDef {
     /// Content type -> model name: the schema a body of that type must satisfy.
     #[serde(default)]
     pub request_models: BTreeMap<String, Located<String>>,
+    /// A name of `authorizers`, or `none` (default: the API's `default_authorizer`).
+    #[serde(default)]
+    pub authorizer: Option<Located<String>>,
+    /// `jwt` / `cognito_user_pools`: the token's `scope` must hold one of these.
+    #[serde(default)]
+    pub authorization_scopes: Vec<Located<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

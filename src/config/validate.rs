@@ -282,6 +282,55 @@ impl Validator {
         for (l, msg) in super::method::check_gateway_responses(api.gateway_responses) {
             self.err(file, l, msg);
         }
+        self.authorizers(file, api, routes);
+    }
+
+    /// The API's authorizers, and what `default_authorizer` and the routes name.
+    fn authorizers(&mut self, file: &str, api: &ApiSettings<'_>, routes: &[RouteDef]) {
+        for (name, def) in api.authorizers {
+            for (l, msg) in super::authorizer::check(name, &def.value) {
+                self.err(file, l.or(line(def)), msg);
+            }
+        }
+        let known = |name: &str| name == "none" || api.authorizers.contains_key(name);
+        if let Some(d) = api.default_authorizer {
+            if !known(&d.value) {
+                self.err(
+                    file,
+                    line(d),
+                    format!("default_authorizer {:?} is not one of authorizers", d.value),
+                );
+            }
+        }
+        for r in routes {
+            let route = r.route.text();
+            if let Some(a) = &r.authorizer {
+                if !known(&a.value) {
+                    self.err(
+                        file,
+                        line(a),
+                        format!(
+                            "route {route:?}: authorizer {:?} is not one of authorizers (or none)",
+                            a.value
+                        ),
+                    );
+                }
+            }
+            let Some(first) = r.authorization_scopes.first() else {
+                continue;
+            };
+            let chosen = r.authorizer.as_ref().or(api.default_authorizer);
+            let kind = chosen
+                .and_then(|a| api.authorizers.get(&a.value))
+                .map(|a| a.value.kind.value);
+            if kind.is_none_or(|k| k.is_function()) {
+                self.err(
+                    file,
+                    line(first),
+                    format!("route {route:?}: authorization_scopes need a jwt or cognito_user_pools authorizer"),
+                );
+            }
+        }
     }
 
     fn integration(&mut self, file: &str, spec: &RouteSpec, i: &IntegrationDef) {

@@ -10,6 +10,7 @@ use crate::accesslog::AccessLog;
 use crate::config::response_type::ResponseType;
 use crate::metrics::RouteMetrics;
 use crate::shutdown::InFlightGuard;
+use crate::snapshot::authorizer::Decision;
 use crate::snapshot::cors::Cors;
 use crate::snapshot::responses::GatewayResponses;
 use crate::snapshot::Snapshot;
@@ -31,6 +32,8 @@ pub struct RequestCtx {
     /// The refusal, once the gateway refused (`$context.error.*`). Set through a shared
     /// reference: the writer that refuses holds only that.
     pub error: OnceLock<Box<ErrorFacts>>,
+    /// The authorizer's decision (`$context.authorizer.*`), when the route has one.
+    pub authorized: Option<Arc<Decision>>,
     /// The wall-clock time the request arrived, read only when something shows it.
     received: OnceLock<SystemTime>,
     /// Counts the request as in flight until the context is dropped (graceful shutdown).
@@ -47,6 +50,7 @@ impl RequestCtx {
             labels: Labels::default(),
             upstream: Upstream::default(),
             error: OnceLock::new(),
+            authorized: None,
             received: OnceLock::new(),
             _inflight: inflight,
         }

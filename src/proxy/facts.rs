@@ -99,7 +99,7 @@ impl<'a> Facts<'a> {
     }
 
     /// Appends one field's value to `out` (nothing when the request has none).
-    pub fn write(&self, f: ContextField, out: &mut String) {
+    pub fn write(&self, f: &ContextField, out: &mut String) {
         let labels = &self.ctx.labels;
         let _ = match f {
             ContextField::RequestId | ContextField::ExtendedRequestId => {
@@ -145,6 +145,15 @@ impl<'a> Facts<'a> {
                     .and_then(|e| e.validation.as_deref())
                     .unwrap_or(""),
             ),
+            ContextField::Authorizer(key) => match self.ctx.authorized.as_deref() {
+                Some(d) if &**key == "principalId" => out.write_str(&d.principal_id),
+                Some(d) => match d.context.get(&**key) {
+                    Some(serde_json::Value::String(v)) => out.write_str(v),
+                    Some(v) => write!(out, "{v}"),
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            },
         };
     }
 
@@ -152,7 +161,7 @@ impl<'a> Facts<'a> {
         self.ctx.error.get().map(|e| &**e)
     }
 
-    pub fn value(&self, f: ContextField) -> String {
+    pub fn value(&self, f: &ContextField) -> String {
         let mut out = String::new();
         self.write(f, &mut out);
         out
@@ -162,28 +171,50 @@ impl<'a> Facts<'a> {
     pub fn context_data(&self) -> ContextData {
         use ContextField as F;
         ContextData {
-            request_id: self.value(F::RequestId),
-            extended_request_id: self.value(F::ExtendedRequestId),
-            stage: self.value(F::Stage),
-            http_method: self.value(F::HttpMethod),
-            resource_path: self.value(F::ResourcePath),
-            path: self.value(F::Path),
-            protocol: self.value(F::Protocol),
-            request_time: self.value(F::RequestTime),
+            request_id: self.value(&F::RequestId),
+            extended_request_id: self.value(&F::ExtendedRequestId),
+            stage: self.value(&F::Stage),
+            http_method: self.value(&F::HttpMethod),
+            resource_path: self.value(&F::ResourcePath),
+            path: self.value(&F::Path),
+            protocol: self.value(&F::Protocol),
+            request_time: self.value(&F::RequestTime),
             request_time_epoch: crate::timefmt::epoch_ms(self.ctx.received()),
-            domain_name: self.value(F::DomainName),
-            domain_prefix: self.value(F::DomainPrefix),
-            api_id: self.value(F::ApiId),
-            account_id: self.value(F::AccountId),
-            deployment_id: self.value(F::DeploymentId),
-            resource_id: self.value(F::ResourceId),
+            domain_name: self.value(&F::DomainName),
+            domain_prefix: self.value(&F::DomainPrefix),
+            api_id: self.value(&F::ApiId),
+            account_id: self.value(&F::AccountId),
+            deployment_id: self.value(&F::DeploymentId),
+            resource_id: self.value(&F::ResourceId),
             identity: Identity {
-                source_ip: self.value(F::SourceIp),
-                user_agent: self.value(F::UserAgent),
+                source_ip: self.value(&F::SourceIp),
+                user_agent: self.value(&F::UserAgent),
             },
             is_canary_request: Some(self.ctx.labels.canary),
+            extra: self
+                .authorizer_json(true)
+                .map(|a| vec![("authorizer".to_string(), a)])
+                .unwrap_or_default(),
             ..ContextData::default()
         }
+    }
+
+    /// `$context.authorizer` (`stringify`: values as templates see them, AWS's strings) or the
+    /// `aws_proxy` event's `requestContext.authorizer` (values as the function returned them):
+    /// the principal and the decision's context. `None` when the route has no authorizer.
+    pub fn authorizer_json(&self, stringify: bool) -> Option<serde_json::Value> {
+        let d = self.ctx.authorized.as_deref()?;
+        let mut m = serde_json::Map::with_capacity(d.context.len() + 1);
+        m.insert("principalId".into(), (&*d.principal_id).into());
+        for (k, v) in &d.context {
+            let v = match v {
+                serde_json::Value::String(_) => v.clone(),
+                other if stringify => other.to_string().into(),
+                other => other.clone(),
+            };
+            m.insert(k.clone(), v);
+        }
+        Some(serde_json::Value::Object(m))
     }
 }
 

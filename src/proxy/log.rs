@@ -38,7 +38,7 @@ pub fn log_and_count(session: &Session, ctx: &RequestCtx) {
             Field::Version => out.write_str(labels.version.as_deref().unwrap_or("")),
             request => {
                 if let Some(c) = request_fact(request) {
-                    facts.write(c, out);
+                    facts.write(&c, out);
                 }
                 Ok(())
             }
@@ -48,7 +48,7 @@ pub fn log_and_count(session: &Session, ctx: &RequestCtx) {
 }
 
 /// The `$context` fact behind an access-log field (the others are the response's).
-fn request_fact(f: Field) -> Option<ContextField> {
+fn request_fact(f: &Field) -> Option<ContextField> {
     Some(match f {
         Field::RequestId => ContextField::RequestId,
         Field::ExtendedRequestId => ContextField::ExtendedRequestId,
@@ -68,6 +68,7 @@ fn request_fact(f: Field) -> Option<ContextField> {
         Field::ErrorMessageString => ContextField::ErrorMessageString,
         Field::ErrorResponseType => ContextField::ErrorResponseType,
         Field::ErrorValidationErrorString => ContextField::ErrorValidationErrorString,
+        Field::Authorizer(key) => ContextField::Authorizer(key.clone()),
         Field::Status
         | Field::ResponseLength
         | Field::ResponseLatency

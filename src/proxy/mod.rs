@@ -4,7 +4,9 @@
 //! | step | module | refuses with |
 //! |---|---|---|
 //! | 1. admit: framing, URL/header/body limits, path safety | `admit` | 400, 413, 414, 431 |
-//! | 2-4. stage, canary, route, throttle, fault | `route` (the only decision point) | 404, 405, 429, fault |
+//! | 2-4. stage, canary, route | `route` (the only decision point) | 404, 405 |
+//! | 5. authorize: the route's authorizer, its decision cache | `authorize` | 401, 403, 500 |
+//! | 7-8. throttle, required parameters, fault | `route` | 429, 400, fault |
 //! | 9. integration: `http_proxy` streamed, `mock` / `http` / functions buffered | `integration` | 413, 415, 500, 502, 504 |
 //! | 10. method response: every gateway-made answer, exact framing | `respond` | |
 //! | 11. log and count | `log` | |
@@ -110,7 +112,24 @@ impl Gateway {
             respond::refuse(session, ctx, refused.error.into()).await?;
             return Ok(true);
         }
-        let routed = route::route(session.req_header(), ctx);
+        let snapshot = ctx.snapshot.clone();
+        let routed = match route::locate(&snapshot, session.req_header(), &mut ctx.labels) {
+            Err(answered) => answered,
+            Ok(matched) => {
+                if let Some(a) = &matched.route.authorizer {
+                    let req = session.req_header();
+                    let call = matched.call(req);
+                    match authorize::authorize(req, ctx, &call, a, &self.connector).await {
+                        Ok(decision) => ctx.authorized = Some(decision),
+                        Err(refusal) => {
+                            respond::refuse(session, ctx, refusal).await?;
+                            return Ok(true);
+                        }
+                    }
+                }
+                route::finish(session.req_header(), ctx, matched)
+            }
+        };
         if let Some((table, idx)) = &routed.check_body {
             if let Some(refused) = validate_streamed_body(session, ctx, table, *idx).await? {
                 respond::refuse(session, ctx, refused).await?;

@@ -39,6 +39,14 @@ pub enum GatewayError {
     BadRequestParameters,
     /// The body does not satisfy its model.
     BadRequestBody,
+    /// No identity, or one the authorizer refused (401).
+    Unauthorized,
+    /// The authorizer's policy does not allow this request (403).
+    AccessDenied,
+    /// The authorizer function failed (500).
+    AuthorizerFailure,
+    /// The authorizer could not be called or answered no decision (500).
+    AuthorizerConfigurationError,
 }
 
 impl GatewayError {
@@ -75,6 +83,12 @@ impl GatewayError {
             GatewayError::FaultInjected(_) => ResponseType::FaultInjected,
             GatewayError::BadRequestParameters => ResponseType::BadRequestParameters,
             GatewayError::BadRequestBody => ResponseType::BadRequestBody,
+            GatewayError::Unauthorized => ResponseType::Unauthorized,
+            GatewayError::AccessDenied => ResponseType::AccessDenied,
+            GatewayError::AuthorizerFailure => ResponseType::AuthorizerFailure,
+            GatewayError::AuthorizerConfigurationError => {
+                ResponseType::AuthorizerConfigurationError
+            }
         }
     }
 
@@ -273,7 +287,7 @@ pub fn render(req: &RequestHeader, ctx: &RequestCtx, r: Refusal) -> Answer {
     let mut answer = Answer::error(r.error);
     answer.headers.extend(r.header);
     if own_message {
-        let quoted = Facts::new(req, ctx).value(ContextField::ErrorMessageString);
+        let quoted = Facts::new(req, ctx).value(&ContextField::ErrorMessageString);
         answer.body = Bytes::from(format!("{{\"message\":{quoted}}}"));
     }
     if let Some(c) = custom {
@@ -291,7 +305,7 @@ fn customize(answer: &mut Answer, c: &Custom, facts: Facts<'_>) {
     for (name, value) in c.headers.iter() {
         let v = match value {
             Value::Literal(l) => Some(l.to_string()),
-            Value::Context(f) => Some(facts.value(*f)),
+            Value::Context(f) => Some(facts.value(f)),
             Value::Param(p) => method_param(facts.req, p),
         };
         let Some(v) = v.filter(|v| !v.is_empty()) else {
@@ -325,11 +339,11 @@ fn customize(answer: &mut Answer, c: &Custom, facts: Facts<'_>) {
                 // The schema's messages quote names: escaped as inside a JSON string, so that
                 // `"$context.error.validationErrorString"` in a JSON template stays JSON.
                 Part::Context(ContextField::ErrorValidationErrorString) => {
-                    let raw = facts.value(ContextField::ErrorValidationErrorString);
+                    let raw = facts.value(&ContextField::ErrorValidationErrorString);
                     let quoted = serde_json::Value::from(raw).to_string();
                     body.push_str(quoted.get(1..quoted.len() - 1).unwrap_or(""));
                 }
-                Part::Context(f) => facts.write(*f, &mut body),
+                Part::Context(f) => facts.write(f, &mut body),
                 Part::Param(n) => body.push_str(&input_param(facts.req, n).unwrap_or_default()),
             }
         }

@@ -73,9 +73,19 @@ impl From<Decision> for Routed {
 }
 
 /// Routes the request and, for an `http_proxy` route with `request_parameters`, maps them:
-/// the route step in full.
+/// the route step in full, for a request that needs no authorizer.
 pub fn route(req: &RequestHeader, ctx: &mut RequestCtx) -> Routed {
     let (routed, mapping) = decide(&ctx.snapshot, req, &mut ctx.labels);
+    map(req, ctx, routed, mapping)
+}
+
+/// The steps after authorization for a matched request (`proceed`), its parameters mapped.
+pub fn finish(req: &RequestHeader, ctx: &mut RequestCtx, m: Matched<'_, '_>) -> Routed {
+    let (routed, mapping) = proceed(m, req, &mut ctx.labels);
+    map(req, ctx, routed, mapping)
+}
+
+fn map(req: &RequestHeader, ctx: &RequestCtx, routed: Routed, mapping: Option<Call>) -> Routed {
     let Some(call) = mapping else {
         return routed;
     };
@@ -149,6 +159,29 @@ fn in_canary(c: &Canary, stage: &str, headers: &http::HeaderMap) -> bool {
     }
 }
 
+/// A request matched to a route (steps 2 to 4), before the steps that may refuse it.
+pub struct Matched<'s, 'r> {
+    stage: &'s Stage,
+    deployed: &'s Arc<RouteTable>,
+    pub route: &'s Route,
+    idx: u32,
+    captures: Vec<Capture>,
+    /// The path after the base path.
+    rest: &'r str,
+}
+
+impl Matched<'_, '_> {
+    /// The call the steps after routing read the request's parameters through.
+    pub fn call(&self, req: &RequestHeader) -> Call {
+        Call {
+            deployed: self.deployed.clone(),
+            route: self.idx,
+            captures: self.captures.clone(),
+            rest_start: req.uri.path().len() - self.rest.len(),
+        }
+    }
+}
+
 /// The routing decision, and the matched call when an `http_proxy` route has
 /// `request_parameters` to map. Fills `labels` with what it learns, whatever the outcome.
 pub fn decide(
@@ -156,32 +189,73 @@ pub fn decide(
     req: &RequestHeader,
     labels: &mut Labels,
 ) -> (Routed, Option<Call>) {
-    let refuse = |e: GatewayError| (Routed::from(Decision::Refuse(e.into())), None);
+    match locate(snapshot, req, labels) {
+        Ok(m) => proceed(m, req, labels),
+        Err(routed) => (routed, None),
+    }
+}
+
+/// Steps 2 to 4: stage, canary, CORS preflight, route. `Err`: answered without a route (404,
+/// 405, a preflight). Fills `labels` with what it learns.
+// `Err` is the routing answer itself, moved once as `decide` returns it; boxing it would
+// allocate for every 404.
+#[allow(clippy::result_large_err)]
+pub fn locate<'s, 'r>(
+    snapshot: &'s Snapshot,
+    req: &'r RequestHeader,
+    labels: &mut Labels,
+) -> Result<Matched<'s, 'r>, Routed> {
+    let refuse = |e: GatewayError| Routed::from(Decision::Refuse(e.into()));
     let Some((stage, deployed, rest)) = stage_of(snapshot, req, labels, true) else {
-        return refuse(GatewayError::NotFound);
+        return Err(refuse(GatewayError::NotFound));
     };
-    let path = req.uri.path();
     // A preflight is answered before any check, unless the API routes OPTIONS itself.
     if deployed.cors.is_some() && cors::is_preflight(req) && !routes_options(deployed, rest) {
-        return match deployed.lookup(Some(Method::Options), rest) {
+        return Err(match deployed.lookup(Some(Method::Options), rest) {
             Lookup::NotFound => refuse(GatewayError::NotFound),
-            _ => (Decision::Preflight.into(), None),
-        };
+            _ => Decision::Preflight.into(),
+        });
     }
-    let (route, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
+    let (idx, captures) = match deployed.lookup(Method::from_http(&req.method), rest) {
         Lookup::Found { route, captures } => (route, captures),
         Lookup::MethodNotAllowed { allow } => {
             let refusal =
                 Refusal::with_header(GatewayError::MethodNotAllowed, http::header::ALLOW, allow);
-            return (Decision::Refuse(refusal).into(), None);
+            return Err(Decision::Refuse(refusal).into());
         }
-        Lookup::NotFound => return refuse(GatewayError::NotFound),
+        Lookup::NotFound => return Err(refuse(GatewayError::NotFound)),
     };
-    let Some(r) = deployed.routes.get(route as usize) else {
-        return refuse(GatewayError::InternalServerError);
+    let Some(route) = deployed.routes.get(idx as usize) else {
+        return Err(refuse(GatewayError::InternalServerError));
     };
-    labels.metrics = r.metrics.clone();
-    labels.resource_path = Some(r.resource_path.clone());
+    labels.metrics = route.metrics.clone();
+    labels.resource_path = Some(route.resource_path.clone());
+    Ok(Matched {
+        stage,
+        deployed,
+        route,
+        idx,
+        captures,
+        rest,
+    })
+}
+
+/// The steps after authorization: the stage or route bucket, required parameters, fault
+/// injection, and what the integration is.
+pub fn proceed(
+    m: Matched<'_, '_>,
+    req: &RequestHeader,
+    labels: &mut Labels,
+) -> (Routed, Option<Call>) {
+    let Matched {
+        stage,
+        deployed,
+        route: r,
+        idx: route,
+        captures,
+        rest,
+    } = m;
+    let path = req.uri.path();
     if let Some(bucket) = r.throttle.as_ref().or(stage.throttle.as_ref()) {
         if let Err(wait) = bucket.take() {
             if let Some(c) = &stage.metrics.throttled {

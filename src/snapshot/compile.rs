@@ -8,6 +8,7 @@
 //! `Problem`, in the words of the `config::validate` check it shares (the load pipeline then
 //! says it once), and so is what only shows once a stage's variables meet a deployment's URIs.
 
+use super::authorizer::{Authorizer, AuthorizerKind, FunctionAuthorizer, RouteAuthorizer};
 use super::mapping::{self, ParamMapping, ParamSource};
 use super::templated::{
     compile_pattern, HttpIntegration, IntegrationResponse, Mapping, Responses, TemplateSet,
@@ -23,6 +24,7 @@ use crate::config::route::{self, RouteSpec};
 use crate::config::typed::{line_of, Typed};
 use crate::config::uri::{Endpoint, PathPiece, Unresolved};
 use crate::config::validate;
+use crate::config::ApiSettings;
 use crate::config::{Problem, Problems, RawConfig, DEPLOYMENTS_DIR, GATEWAY_FILE, STAGES_DIR};
 use crate::template::{Limits as TemplateLimits, Template};
 use std::net::ToSocketAddrs;
@@ -50,6 +52,34 @@ struct Compiler<'a> {
     upstream_trust: crate::tls::UpstreamTrust,
 }
 
+/// A route's authorizer: its own `authorizer`, else the API's `default_authorizer`; `none`
+/// (or an authorizer that did not compile) is none.
+fn route_authorizer(
+    api: &ApiSettings<'_>,
+    compiled: &HashMap<String, Arc<Authorizer>>,
+    def: &RouteDef,
+) -> Option<Box<RouteAuthorizer>> {
+    let name = def.authorizer.as_ref().or(api.default_authorizer)?;
+    let authorizer = compiled.get(&name.value)?.clone();
+    Some(Box::new(RouteAuthorizer {
+        authorizer,
+        scopes: def
+            .authorization_scopes
+            .iter()
+            .map(|s| s.value.as_str().into())
+            .collect(),
+    }))
+}
+
+/// Where an integration or authorizer is compiled: its deployment, the stage, its variables.
+#[derive(Clone, Copy)]
+struct Site<'a> {
+    dep_file: &'a str,
+    stage_file: &'a str,
+    stage: &'a str,
+    vars: &'a BTreeMap<String, String>,
+}
+
 /// An integration's upstream, and the backend it belongs to (none for `http://` URIs).
 struct Upstream {
     target: ProxyIntegration,
@@ -68,6 +98,7 @@ pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Sn
         max_header_bytes: g.limits.max_header_bytes,
         max_headers: g.limits.max_headers,
         idle_timeout_seconds: g.limits.idle_timeout_seconds.max(1),
+        authorizer_cache_entries: g.limits.authorizer_cache_entries.max(1),
     };
     let mut c = Compiler {
         raw,
@@ -453,6 +484,13 @@ impl Compiler<'_> {
             .entry(id.to_string())
             .or_insert_with(|| Arc::new(crate::config::models::compile(&dep.models).0))
             .clone();
+        let at = Site {
+            dep_file: &dep_file,
+            stage_file,
+            stage,
+            vars: &vars,
+        };
+        let authorizers = self.authorizers(&at, &dep.api.value, &api);
         let mut router = Router::default();
         let mut routes = Vec::with_capacity(dep.routes.len());
         // The line of each route in `routes`, to name the first of two that clash.
@@ -490,6 +528,7 @@ impl Compiler<'_> {
                 throttle,
                 fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
                 validation: super::validation::compile(&api, &models, def).map(Box::new),
+                authorizer: route_authorizer(&api, &authorizers, def),
                 integration,
             });
         }
@@ -520,6 +559,103 @@ impl Compiler<'_> {
                 .as_ref()
                 .map(|c| Arc::new(super::cors::Cors::compile(&c.value))),
         }))
+    }
+
+    /// The API's authorizers for one stage, by name. One that cannot be compiled is left out
+    /// (validation reported why), so its routes refuse every request.
+    fn authorizers(
+        &mut self,
+        at: &Site<'_>,
+        api: &str,
+        settings: &ApiSettings<'_>,
+    ) -> HashMap<String, Arc<Authorizer>> {
+        use crate::config::authorizer::{self as def, IdentityPart, IdentitySources};
+        // Fail closed: a route whose authorizer did not compile is refused, never open.
+        let misconfigured = |why: &str| AuthorizerKind::Misconfigured { reason: why.into() };
+        let mut out = HashMap::new();
+        for (name, located) in settings.authorizers {
+            let d = &located.value;
+            let label: Arc<str> = format!("{api}/{name}").into();
+            let kind = match (&d.uri, d.kind.value.is_function()) {
+                (Some(uri), true) => {
+                    let timeout = Duration::from_millis(
+                        d.timeout_ms
+                            .as_ref()
+                            .map_or(def::DEFAULT_TIMEOUT_MS, |t| t.value),
+                    );
+                    let owner = format!("authorizer {name:?}");
+                    match self.upstream_of(at, uri, &owner, &[], timeout) {
+                        None => misconfigured("its uri does not compile"),
+                        Some(Err(reason)) => AuthorizerKind::Misconfigured { reason },
+                        Some(Ok(Upstream { target, backend })) => {
+                            AuthorizerKind::Function(FunctionAuthorizer {
+                                token: d.kind.value == def::AuthorizerType::Token,
+                                uri_path: super::function::has_own_path(&target.path),
+                                invocation_paths: backend
+                                    .and_then(|b| self.raw.gateway.backends.get(&b))
+                                    .map(|b| super::function::invocation_paths(&b.value))
+                                    .unwrap_or_default(),
+                                target,
+                            })
+                        }
+                    }
+                }
+                // Validation refuses what is left (JWT authorizers are not served yet).
+                _ => misconfigured("it is not valid"),
+            };
+            let identity = match &d.identity_source {
+                // Validation reported one that does not parse, in the authorizer's words.
+                Some(s) => match s.ok() {
+                    Some(IdentitySources(parts)) => parts.clone(),
+                    None => Vec::new(),
+                },
+                None if d.kind.value == def::AuthorizerType::Request => Vec::new(),
+                None => vec![IdentityPart::Param(
+                    crate::config::method::MethodParam::Header(http::header::AUTHORIZATION),
+                )],
+            };
+            // Validation reported an expression that does not compile; the authorizer then
+            // refuses everything rather than skipping the check.
+            let (kind, validation) = match &d.identity_validation_expression {
+                Some(e) => match regex::Regex::new(&def::anchored(&e.value)) {
+                    Ok(r) => (kind, Some(r)),
+                    Err(_) => (
+                        misconfigured("identity_validation_expression does not compile"),
+                        None,
+                    ),
+                },
+                None => (kind, None),
+            };
+            let ttl = d.ttl_seconds().min(def::MAX_TTL_SECONDS);
+            let cache = (ttl > 0).then(|| {
+                // The URI as this stage resolves it: a changed alias variable is another
+                // function, so another cache; other variables leave it alone.
+                let target = d
+                    .uri
+                    .as_ref()
+                    .and_then(|u| u.ok())
+                    .and_then(|u| u.resolve(at.vars).ok())
+                    .map(|r| r.uri);
+                let key = format!("{} {api} {name} {} {target:?}", at.stage, d.fingerprint());
+                self.carried.authorizers.shared(
+                    key,
+                    Duration::from_secs(ttl),
+                    self.limits.authorizer_cache_entries,
+                )
+            });
+            out.insert(
+                name.clone(),
+                Arc::new(Authorizer {
+                    metrics: crate::metrics::AuthorizerMetrics::new(&label),
+                    label,
+                    kind,
+                    identity: identity.into(),
+                    validation,
+                    cache,
+                }),
+            );
+        }
+        out
     }
 
     fn integration(
@@ -634,13 +770,50 @@ impl Compiler<'_> {
             self.report_all(validate::integration(dep_file, spec, i));
             return None;
         };
+        let params: Vec<&str> = spec.param_names().collect();
+        let timeout = i
+            .timeout_ms
+            .as_ref()
+            .map(|t| Duration::from_millis(t.value))
+            .unwrap_or(self.limits.integration_timeout);
+        let owner = format!("route {:?}", def.route.text());
+        let at = Site {
+            dep_file,
+            stage_file,
+            stage,
+            vars,
+        };
+        self.upstream_of(&at, uri, &owner, &params, timeout)
+            .map(|r| {
+                r.map_err(|reason| Integration::Misconfigured {
+                    reason: reason.into(),
+                })
+            })
+    }
+
+    /// The upstream a URI names, with one stage's variables, for `owner` (`route "GET /x"`,
+    /// `authorizer "tokens"`), whose captures are `params`; or (as `Err`) why requests to it
+    /// can only be answered 500: the URI uses an undefined stage variable.
+    fn upstream_of(
+        &mut self,
+        at: &Site<'_>,
+        uri: &Typed<crate::config::uri::IntegrationUri>,
+        owner: &str,
+        params: &[&str],
+        timeout: Duration,
+    ) -> Option<Result<Upstream, Box<str>>> {
+        let Site {
+            dep_file,
+            stage_file,
+            stage,
+            vars,
+        } = *at;
         let uri_line = uri.line();
         let resolved = match self.typed(dep_file, uri)?.resolve(vars) {
             Ok(r) => r,
             Err(Unresolved::Missing(missing)) => {
                 let reason = format!(
-                    "uri of route {:?} uses undefined stage variable(s) {} in stage {stage:?}",
-                    def.route.text(),
+                    "uri of {owner} uses undefined stage variable(s) {} in stage {stage:?}",
                     missing.join(", ")
                 );
                 self.report(Problem::warning(
@@ -648,9 +821,7 @@ impl Compiler<'_> {
                     None,
                     format!("{reason}: requests to it get 500 (deployment {dep_file})"),
                 ));
-                return Some(Err(Integration::Misconfigured {
-                    reason: reason.into(),
-                }));
+                return Some(Err(reason.into()));
             }
             Err(Unresolved::Invalid { error, .. }) => {
                 self.report(Problem::error(
@@ -662,7 +833,6 @@ impl Compiler<'_> {
             }
         };
         let target = resolved.target;
-        let params: Vec<&str> = spec.param_names().collect();
         let mut path = Vec::with_capacity(target.path.len());
         for piece in &target.path {
             match piece {
@@ -673,7 +843,7 @@ impl Compiler<'_> {
                         self.report(Problem::error(
                             dep_file,
                             uri_line,
-                            format!("uri uses {{{p}}}, which route \"{spec}\" does not capture"),
+                            format!("uri uses {{{p}}}, which {owner} does not capture"),
                         ));
                         return None;
                     }
@@ -746,11 +916,6 @@ impl Compiler<'_> {
                 (sel, Some(authority.into()), None)
             }
         };
-        let timeout = i
-            .timeout_ms
-            .as_ref()
-            .map(|t| Duration::from_millis(t.value))
-            .unwrap_or(self.limits.integration_timeout);
         Some(Ok(Upstream {
             target: ProxyIntegration {
                 upstream,

@@ -34,12 +34,17 @@ impl FunctionIntegration {
     /// The invocation path for a version (the URI's path, when it has one, is handled by the
     /// caller since it may hold captures).
     pub fn invocation_path(&self, version: &str) -> &str {
-        self.invocation_paths
-            .iter()
-            .find(|(v, _)| &**v == version)
-            .map(|(_, p)| &**p)
-            .unwrap_or(DEFAULT_INVOCATION_PATH)
+        invocation_path(&self.invocation_paths, version)
     }
+}
+
+/// A version's invocation path among `paths` (a backend's `invocation_path`s), else Lambda's.
+pub fn invocation_path<'p>(paths: &'p [(Arc<str>, Arc<str>)], version: &str) -> &'p str {
+    paths
+        .iter()
+        .find(|(v, _)| &**v == version)
+        .map(|(_, p)| &**p)
+        .unwrap_or(DEFAULT_INVOCATION_PATH)
 }
 
 /// Whether a compiled URI path is more than the bare `/` of a URI without a path.

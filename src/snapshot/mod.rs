@@ -6,6 +6,7 @@
 //! `proxy`. No sockets and no pingora request types; compiling is the one step that reads the
 //! files the configuration names and resolves DNS.
 
+pub mod authorizer;
 mod compile;
 pub mod cors;
 pub mod fault;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod load;
 pub mod mapping;
 pub mod picker;
+pub mod policy;
 pub mod responses;
 pub mod router;
 pub mod sticky;
@@ -42,6 +44,7 @@ pub struct Limits {
     pub max_header_bytes: usize,
     pub max_headers: usize,
     pub idle_timeout_seconds: u64,
+    pub authorizer_cache_entries: u64,
 }
 
 /// Process-level settings that only take effect at start; a reload that changes them logs that a
@@ -91,6 +94,7 @@ impl Eq for ListenerTls {}
 pub struct Carried {
     pub buckets: throttle::Buckets,
     pub health: health::Registry,
+    pub authorizers: authorizer::Caches,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;
@@ -171,6 +175,8 @@ pub struct Route {
     pub fault: Option<fault::Fault>,
     /// Required parameters and body models; `None`: nothing to check.
     pub validation: Option<Box<validation::RequestValidation>>,
+    /// Step 5: who may call (`None`: anyone).
+    pub authorizer: Option<Box<authorizer::RouteAuthorizer>>,
 }
 
 #[derive(Debug)]

@@ -71,7 +71,7 @@ async fn function(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
     Ok(r.body(Full::new(Bytes::from(out))).unwrap())
 }
 
-async fn start_function() -> SocketAddr {
+pub async fn start_function() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -507,38 +507,48 @@ fn lambda_python() -> &'static Path {
     })
 }
 
-/// `tests/lambda/invoke.py`, killed on drop.
-struct Invoker {
+/// A Python script under `tests/lambda/` that serves HTTP on the port it prints
+/// (`listening PORT`), killed on drop.
+pub struct Script {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
-impl Invoker {
-    fn start() -> Invoker {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lambda/invoke.py");
-        let mut child = Command::new(lambda_python())
-            .arg(script)
+impl Script {
+    pub fn start(python: &Path, script: &str) -> Script {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let mut child = Command::new(python)
+            .arg(path)
             .arg("0")
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start tests/lambda/invoke.py");
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
-            .expect("read the invoker's port");
+            .unwrap_or_else(|e| panic!("read the port of {script}: {e}"));
         let port: u16 = line
             .trim()
             .strip_prefix("listening ")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("invoke.py said {line:?}"));
-        Invoker {
+            .unwrap_or_else(|| panic!("{script} said {line:?}"));
+        Script {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         }
     }
 }
 
-impl Drop for Invoker {
+/// `tests/lambda/invoke.py` (the Mangum-wrapped app), in the venv that has Mangum.
+struct Invoker;
+
+impl Invoker {
+    fn start() -> Script {
+        Script::start(lambda_python(), "tests/lambda/invoke.py")
+    }
+}
+
+impl Drop for Script {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

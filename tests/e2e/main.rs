@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod authorizers;
 mod conformance;
 mod framing;
 mod hardening;

@@ -414,6 +414,59 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "authorizers that cannot work, and references to none",
+            with_api_settings(concat!(
+                "authorizers:\n",
+                "  tokens:\n",
+                "    type: token\n",
+                "    identity_validation_expression: \"([\"\n",
+                "    result_ttl_seconds: 9000\n",
+                "  oidc:\n",
+                "    type: jwt\n",
+                "    issuer: \"https://idp.example.test/\"\n",
+                "  tenants:\n",
+                "    type: request\n",
+                "    uri: \"backend://orders:live\"\n",
+                "    identity_source: method.request.path.id\n",
+                "default_authorizer: nobody\n",
+            )),
+            // By authorizer name, then the API's references.
+            vec![
+                (
+                    "error: deployments/shop-1.yaml:18",
+                    "authorizer \"oidc\": a jwt authorizer needs audience",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:18",
+                    "a jwt authorizer needs one of jwks_uri and jwks_file",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:18",
+                    "jwt authorizers are not available in this version",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:23",
+                    "authorizer \"tenants\": \"method.request.path.id\": a path parameter cannot be an identity source",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:14",
+                    "authorizer \"tokens\": a token authorizer needs uri: the function to call",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:15",
+                    "identity_validation_expression \"([\" is not a valid regular expression: error: unclosed character class",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:16",
+                    "result_ttl_seconds 9000 is over 3600 (AWS's limit)",
+                ),
+                (
+                    "error: deployments/shop-1.yaml:24",
+                    "default_authorizer \"nobody\" is not one of authorizers",
+                ),
+            ],
+        ),
+        case(
             "a route naming a validator and a model the api does not have",
             deployed(
                 "    integration:\n      type: http_proxy\n      uri: \"backend",

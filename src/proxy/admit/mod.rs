@@ -199,6 +199,7 @@ mod tests {
             max_header_bytes: 64,
             max_headers: 4,
             idle_timeout_seconds: 60,
+            authorizer_cache_entries: 10,
         }
     }
 

@@ -161,7 +161,7 @@ fn snippet(out: &[u8]) -> String {
 
 /// `Some(description)` when the function failed: Lambda's `X-Amz-Function-Error` header, or the
 /// error shape `{"errorMessage": ..., "errorType": ...}` without a `statusCode`.
-fn function_error(parsed: Option<&Value>, flagged: bool, out: &[u8]) -> Option<String> {
+pub(crate) fn function_error(parsed: Option<&Value>, flagged: bool, out: &[u8]) -> Option<String> {
     let o = parsed.and_then(Value::as_object);
     let shaped = o.is_some_and(|o| {
         o.contains_key("errorMessage")
@@ -211,7 +211,7 @@ pub fn is_text(content_type: Option<&str>) -> bool {
 }
 
 /// The API Gateway REST proxy event (payload format 1.0) for this request.
-fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
+pub(crate) fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
     let req = view.facts.req;
     let c = &view.context;
     let mut headers = Map::new();
@@ -279,7 +279,7 @@ fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
             Value::String(s.to_string())
         }
     };
-    json!({
+    let mut event = json!({
         "resource": &*view.route.resource_path,
         "path": path,
         "httpMethod": req.method.as_str(),
@@ -322,7 +322,12 @@ fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
         },
         "body": body,
         "isBase64Encoded": base64,
-    })
+    });
+    // No `authorizer` key at all when the route has none, as AWS sends it.
+    if let Some(a) = view.facts.authorizer_json(false) {
+        event["requestContext"]["authorizer"] = a;
+    }
+    event
 }
 
 /// Headers the gateway frames itself: a function's values for them are dropped.

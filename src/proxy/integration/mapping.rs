@@ -195,7 +195,7 @@ fn source_value(
         }
         ParamSource::Body => Some(String::from_utf8_lossy(body.raw).into_owned()),
         ParamSource::BodyPath(p) => body.get().and_then(|doc| p.text(doc)),
-        ParamSource::Context(f) => Some(facts.value(*f)),
+        ParamSource::Context(f) => Some(facts.value(f)),
     }
 }
 

@@ -258,7 +258,7 @@ pub async fn exchange(
 
 /// One request over a pooled upstream connection; a connection that the backend closed while
 /// idle in the pool is retried once on a fresh one.
-async fn round_trip(
+pub(crate) async fn round_trip(
     connector: &Connector,
     peer: &pingora::upstreams::peer::HttpPeer,
     header: RequestHeader,

@@ -96,7 +96,7 @@ pub fn respond(
                 .filter(|v| !v.is_empty()),
             HeaderSource::Body => Some(String::from_utf8_lossy(&got.body).into_owned()),
             HeaderSource::BodyPath(p) => json.get().and_then(|d| p.text(d)),
-            HeaderSource::Context(f) => Some(view.facts.value(*f)),
+            HeaderSource::Context(f) => Some(view.facts.value(f)),
         };
         if let Some(v) = value.filter(|v| http::HeaderValue::from_str(v).is_ok()) {
             headers.push((name.clone(), v));

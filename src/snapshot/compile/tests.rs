@@ -241,7 +241,7 @@ fn canary_access_log_and_weights() {
 
     let log = prod.access_log.as_ref().unwrap();
     let line = log.format.line(&|f, out| {
-        if f == crate::accesslog::Field::RequestId {
+        if *f == crate::accesslog::Field::RequestId {
             out.push_str("r-1")
         }
     });

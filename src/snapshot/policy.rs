@@ -1,4 +1,5 @@
-//! Part of the proxy stage, step 5 (authorize): the IAM policy a `token` or `request` authorizer
+//! Part of the second stage of the data flow (`snapshot`), for step 5 of the request path
+//! (authorize): the IAM policy a `token` or `request` authorizer
 //! returns, parsed once per decision and evaluated against each request's `methodArn` (a cached
 //! decision is re-evaluated for every request, as AWS does: the same policy may allow one route
 //! and not another). IAM's rules for `execute-api:Invoke`: `*` and `?` wildcards in actions and
@@ -104,7 +105,7 @@ impl Policy {
             let action = s
                 .actions
                 .iter()
-                .any(|a| wildcard(&a.to_ascii_lowercase(), &INVOKE.to_ascii_lowercase()));
+                .any(|a| matches(a, INVOKE, |x, y| x.eq_ignore_ascii_case(&y)));
             if !action || !s.resources.iter().any(|r| wildcard(r, method_arn)) {
                 continue;
             }
@@ -124,6 +125,12 @@ impl Policy {
 /// IAM's wildcard match: `*` is any run of characters (`/` included), `?` any one. Linear in
 /// practice: on a mismatch it backtracks only to the last `*`.
 pub fn wildcard(pattern: &str, text: &str) -> bool {
+    matches(pattern, text, |x, y| x == y)
+}
+
+/// `wildcard` with the byte comparison given (IAM compares action names case-insensitively),
+/// so evaluating a policy allocates nothing.
+fn matches(pattern: &str, text: &str, same: impl Fn(u8, u8) -> bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
@@ -133,7 +140,7 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == b'?' || c == t[ti] => {
+            Some(&c) if c == b'?' || same(c, t[ti]) => {
                 pi += 1;
                 ti += 1;
             }

@@ -1,0 +1,121 @@
+//! Part of the second stage of the data flow (`snapshot`), for step 5 of the request path: an
+//! API's authorizers compiled for one stage (the function's URI with the stage's variables, the
+//! identity sources, the validation expression as a compiled regex, the metric handles) and
+//! their decision caches. A cache is state that outlives a snapshot: `Caches` (part of
+//! `Carried`) hands the next snapshot the same cache while the stage's authorizer is unchanged,
+//! so a reload forgets no decision; a changed authorizer starts empty.
+
+use super::policy::Policy;
+use super::ProxyIntegration;
+use crate::config::authorizer::IdentityPart;
+use crate::metrics::AuthorizerMetrics;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+/// One authorizer of one stage's deployment.
+#[derive(Debug)]
+pub struct Authorizer {
+    /// `API/NAME`: the metric label and what logs say.
+    pub label: Arc<str>,
+    pub kind: AuthorizerKind,
+    /// Where the identity is read; all of it is the cache key.
+    pub identity: Box<[IdentityPart]>,
+    /// `token`: the whole token must match, else 401 without a call.
+    pub validation: Option<regex::Regex>,
+    /// `None` when `result_ttl_seconds` is 0.
+    pub cache: Option<Arc<DecisionCache>>,
+    pub metrics: AuthorizerMetrics,
+}
+
+#[derive(Debug)]
+pub enum AuthorizerKind {
+    Function(FunctionAuthorizer),
+    /// A function authorizer whose URI names an undefined stage variable in this stage: its
+    /// routes answer AUTHORIZER_CONFIGURATION_ERROR (the compile warned).
+    Misconfigured {
+        reason: Box<str>,
+    },
+}
+
+#[derive(Debug)]
+pub struct FunctionAuthorizer {
+    /// TOKEN (the token alone) or REQUEST (the request's parts) event.
+    pub token: bool,
+    pub target: ProxyIntegration,
+    /// Whether the URI has a path of its own, which replaces every invocation path.
+    pub uri_path: bool,
+    pub invocation_paths: Box<[(Arc<str>, Arc<str>)]>,
+}
+
+impl FunctionAuthorizer {
+    pub fn invocation_path(&self, version: &str) -> &str {
+        super::function::invocation_path(&self.invocation_paths, version)
+    }
+}
+
+/// What an authorizer decided for one identity: reused for every request with that identity
+/// while cached, its policy evaluated against each request's `methodArn`.
+#[derive(Debug, Clone, Default)]
+pub struct Decision {
+    pub principal_id: Box<str>,
+    pub policy: Policy,
+    /// The function's `context`: strings, numbers and booleans, as it returned them.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    /// For `api_key_source: authorizer`.
+    pub usage_identifier_key: Option<Box<str>>,
+}
+
+/// Decisions by the SHA-256 of the identity values: the cache never holds a token itself.
+pub type DecisionCache = moka::future::Cache<[u8; 32], Arc<Decision>>;
+
+/// A route's authorizer and the scopes it requires.
+#[derive(Debug)]
+pub struct RouteAuthorizer {
+    pub authorizer: Arc<Authorizer>,
+    pub scopes: Box<[Box<str>]>,
+}
+
+/// Live decision caches by (stage, API, authorizer, what the cache depends on). Weak, so a
+/// cache no snapshot holds any more is dropped.
+#[derive(Debug, Default)]
+pub struct Caches(Mutex<HashMap<String, Weak<DecisionCache>>>);
+
+impl Caches {
+    /// The cache of an authorizer with this key: the live one if a snapshot still holds it,
+    /// else a new one with this TTL and size.
+    pub fn shared(&self, key: String, ttl: Duration, entries: u64) -> Arc<DecisionCache> {
+        let mut reg = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = reg.get(&key).and_then(Weak::upgrade) {
+            return c;
+        }
+        let cache = Arc::new(
+            moka::future::Cache::builder()
+                .max_capacity(entries)
+                .time_to_live(ttl)
+                .build(),
+        );
+        reg.retain(|_, w| w.strong_count() > 0);
+        reg.insert(key, Arc::downgrade(&cache));
+        cache
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_outlives_a_snapshot_while_its_key_is_the_same() {
+        let caches = Caches::default();
+        let ttl = Duration::from_secs(60);
+        let a = caches.shared("prod shop tokens {..}".into(), ttl, 10);
+        let b = caches.shared("prod shop tokens {..}".into(), ttl, 10);
+        assert!(Arc::ptr_eq(&a, &b));
+        let c = caches.shared("prod shop tokens {changed}".into(), ttl, 10);
+        assert!(!Arc::ptr_eq(&a, &c));
+        drop((a, b));
+        let d = caches.shared("prod shop tokens {..}".into(), ttl, 10);
+        assert_eq!(d.entry_count(), 0);
+    }
+}

@@ -147,6 +147,17 @@ impl<'a> Facts<'a> {
             ),
             ContextField::Authorizer(key) => match self.ctx.authorized.as_deref() {
                 Some(d) if &**key == "principalId" => out.write_str(&d.principal_id),
+                Some(d) if key.starts_with("claims.") => {
+                    match d
+                        .claims
+                        .as_ref()
+                        .and_then(|c| c.get(&key["claims.".len()..]))
+                    {
+                        Some(serde_json::Value::String(v)) => out.write_str(v),
+                        Some(v) => write!(out, "{v}"),
+                        None => Ok(()),
+                    }
+                }
                 Some(d) => match d.context.get(&**key) {
                     Some(serde_json::Value::String(v)) => out.write_str(v),
                     Some(v) => write!(out, "{v}"),
@@ -213,6 +224,20 @@ impl<'a> Facts<'a> {
                 other => other.clone(),
             };
             m.insert(k.clone(), v);
+        }
+        if let Some(claims) = &d.claims {
+            // As AWS passes a Cognito token's claims: strings in templates and in the event.
+            let strings = claims
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(_) => v.clone(),
+                        other => other.to_string().into(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            m.insert("claims".into(), serde_json::Value::Object(strings));
         }
         Some(serde_json::Value::Object(m))
     }

@@ -31,6 +31,8 @@ pub struct Authorizer {
 #[derive(Debug)]
 pub enum AuthorizerKind {
     Function(FunctionAuthorizer),
+    /// `jwt` and `cognito_user_pools`: the token is checked here.
+    Jwt(JwtAuthorizer),
     /// A function authorizer whose URI names an undefined stage variable in this stage: its
     /// routes answer AUTHORIZER_CONFIGURATION_ERROR (the compile warned).
     Misconfigured {
@@ -54,6 +56,21 @@ impl FunctionAuthorizer {
     }
 }
 
+#[derive(Debug)]
+pub struct JwtAuthorizer {
+    /// `iss` must be one of these (one for `jwt`, one per user pool for Cognito).
+    pub issuers: Box<[String]>,
+    /// `aud` or `client_id` must be one of these; empty: not checked (Cognito without
+    /// `audience`).
+    pub audience: Box<[Box<str>]>,
+    /// Cognito's rules: `token_use` is `id` or `access`; a route with scopes needs an access
+    /// token, a route without needs an ID token.
+    pub cognito: bool,
+    pub leeway_seconds: u64,
+    /// The key sets to find a token's `kid` in.
+    pub keys: Box<[Arc<super::jwks::Jwks>]>,
+}
+
 /// What an authorizer decided for one identity: reused for every request with that identity
 /// while cached, its policy evaluated against each request's `methodArn`.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +81,10 @@ pub struct Decision {
     pub context: serde_json::Map<String, serde_json::Value>,
     /// For `api_key_source: authorizer`.
     pub usage_identifier_key: Option<Box<str>>,
+    /// A verified JWT's claims (`$context.authorizer.claims.NAME`).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A JWT's `exp` (Unix seconds, leeway included): a cached decision ends with its token.
+    pub expires: Option<u64>,
 }
 
 /// Decisions by the SHA-256 of the identity values: the cache never holds a token itself.

@@ -8,7 +8,9 @@
 //! `Problem`, in the words of the `config::validate` check it shares (the load pipeline then
 //! says it once), and so is what only shows once a stage's variables meet a deployment's URIs.
 
-use super::authorizer::{Authorizer, AuthorizerKind, FunctionAuthorizer, RouteAuthorizer};
+use super::authorizer::{
+    Authorizer, AuthorizerKind, FunctionAuthorizer, JwtAuthorizer, RouteAuthorizer,
+};
 use super::mapping::{self, ParamMapping, ParamSource};
 use super::templated::{
     compile_pattern, HttpIntegration, IntegrationResponse, Mapping, Responses, TemplateSet,
@@ -600,7 +602,8 @@ impl Compiler<'_> {
                         }
                     }
                 }
-                // Validation refuses what is left (JWT authorizers are not served yet).
+                (None, false) => self.jwt(at, name, d),
+                // Validation refuses what is left: a function without a uri, a JWT with one.
                 _ => misconfigured("it is not valid"),
             };
             let identity = match &d.identity_source {
@@ -656,6 +659,91 @@ impl Compiler<'_> {
             );
         }
         out
+    }
+
+    /// A `jwt` or `cognito_user_pools` authorizer: its issuers, audience and key sets (read or
+    /// fetched now; one that cannot be loaded is a warning, and its tokens are refused until a
+    /// refresh loads it).
+    fn jwt(
+        &mut self,
+        at: &Site<'_>,
+        name: &str,
+        d: &crate::config::authorizer::AuthorizerDef,
+    ) -> AuthorizerKind {
+        use crate::config::authorizer::{self as def, AuthorizerType};
+        use crate::snapshot::jwks::Source;
+        let cognito = d.kind.value == AuthorizerType::CognitoUserPools;
+        let pools: Vec<(&str, &str)> = d
+            .provider_arns
+            .iter()
+            .filter_map(|a| def::user_pool(&a.value).ok())
+            .collect();
+        let issuers: Box<[String]> = if cognito {
+            pools
+                .iter()
+                .map(|(region, pool)| def::user_pool_issuer(region, pool))
+                .collect()
+        } else {
+            d.issuer.iter().map(|i| i.value.clone()).collect()
+        };
+        let configured = match (&d.jwks_uri, &d.jwks_file) {
+            (Some(u), _) => Some(Source::Uri(u.value.clone())),
+            (None, Some(f)) => Some(Source::File(crate::tls::config_path(
+                &self.raw.dir,
+                &f.value,
+            ))),
+            (None, None) => None,
+        };
+        let sources: Vec<Source> = match configured {
+            Some(s) => vec![s],
+            // Each user pool publishes its keys at a well-known address.
+            None if cognito => issuers
+                .iter()
+                .map(|i| Source::Uri(format!("{i}/.well-known/jwks.json")))
+                .collect(),
+            // A jwt authorizer without keys: validation says so; it refuses every token.
+            None => Vec::new(),
+        };
+        let tls = crate::tls::PeerTls {
+            verify: true,
+            trust: self.upstream_trust.clone(),
+        };
+        let mut keys = Vec::with_capacity(sources.len());
+        for source in sources {
+            let config = match &source {
+                Source::Uri(u) if u.starts_with("https://") => match tls.client_config() {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.report(Problem::warning(
+                            at.dep_file,
+                            line_of(&d.kind),
+                            format!("authorizer {name:?}: no TLS for {u}: {e}"),
+                        ));
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let (jwks, problem) = self.carried.jwks.shared(source, config);
+            if let Some(p) = problem {
+                self.report(Problem::warning(
+                    at.dep_file,
+                    line_of(&d.kind),
+                    format!("authorizer {name:?} (stage {:?}): {p}; its tokens are refused until the keys load (the last good keys are kept)", at.stage),
+                ));
+            }
+            keys.push(jwks);
+        }
+        AuthorizerKind::Jwt(JwtAuthorizer {
+            issuers,
+            audience: d.audience.iter().map(|a| a.value.as_str().into()).collect(),
+            cognito,
+            leeway_seconds: d
+                .leeway_seconds
+                .as_ref()
+                .map_or(def::DEFAULT_LEEWAY_SECONDS, |l| l.value),
+            keys: keys.into(),
+        })
     }
 
     fn integration(

@@ -12,6 +12,7 @@ pub mod cors;
 pub mod fault;
 pub mod function;
 pub mod health;
+pub mod jwks;
 pub mod load;
 pub mod mapping;
 pub mod picker;
@@ -95,6 +96,7 @@ pub struct Carried {
     pub buckets: throttle::Buckets,
     pub health: health::Registry,
     pub authorizers: authorizer::Caches,
+    pub jwks: jwks::Registry,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;

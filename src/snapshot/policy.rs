@@ -58,6 +58,17 @@ fn strings(v: Option<&Value>, what: &str) -> Result<Box<[Box<str>]>, String> {
 }
 
 impl Policy {
+    /// What a verified JWT grants: the route itself (scopes are checked per route).
+    pub fn allow_all() -> Policy {
+        Policy {
+            statements: Box::new([Statement {
+                effect: Effect::Allow,
+                actions: Box::new([INVOKE.into()]),
+                resources: Box::new(["*".into()]),
+            }]),
+        }
+    }
+
     /// Parses a `policyDocument`. Anything AWS would not accept is an error, which the authorizer
     /// step answers as a malformed authorizer response (500), never as an allow.
     pub fn parse(doc: &Value) -> Result<Policy, String> {

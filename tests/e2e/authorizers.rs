@@ -466,3 +466,383 @@ async fn the_decision_reaches_the_lambda_event_and_a_reload_keeps_the_cache() {
     )
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// JWT and Cognito authorizers, with keys made here and a JWKS served by a local server.
+
+mod jwt {
+    use super::*;
+    use base64::Engine as _;
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const ISSUER: &str = "https://idp.example.test/";
+    const POOL_ARN: &str = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Test";
+    const POOL_ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Test";
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A signing key and its public JWK.
+    struct SigningKey {
+        kid: String,
+        alg: Algorithm,
+        encoding: EncodingKey,
+        jwk: Value,
+        /// The public key as PEM bytes (for the HMAC confusion case).
+        public_pem: Vec<u8>,
+    }
+
+    /// An RSA key made by `openssl` (ring cannot generate RSA keys).
+    fn rsa_key(kid: &str) -> SigningKey {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&key)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run openssl genpkey");
+        assert!(ok.success());
+        let modulus = std::process::Command::new("openssl")
+            .args(["rsa", "-noout", "-modulus", "-in"])
+            .arg(&key)
+            .output()
+            .expect("run openssl rsa -modulus");
+        let hex = String::from_utf8(modulus.stdout).unwrap();
+        let hex = hex.trim().strip_prefix("Modulus=").unwrap();
+        let n: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let public = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&key)
+            .output()
+            .expect("run openssl pkey -pubout");
+        let pem = std::fs::read(&key).unwrap();
+        SigningKey {
+            kid: kid.into(),
+            alg: Algorithm::RS256,
+            encoding: EncodingKey::from_rsa_pem(&pem).unwrap(),
+            jwk: json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64(&n), "e": "AQAB"}),
+            public_pem: public.stdout,
+        }
+    }
+
+    /// A P-256 key made by rcgen.
+    fn ec_key(kid: &str) -> SigningKey {
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let raw = pair.public_key_raw();
+        assert_eq!(raw.len(), 65, "an uncompressed P-256 point");
+        SigningKey {
+            kid: kid.into(),
+            alg: Algorithm::ES256,
+            encoding: EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap(),
+            jwk: json!({"kty": "EC", "kid": kid, "crv": "P-256", "x": b64(&raw[1..33]), "y": b64(&raw[33..])}),
+            public_pem: Vec::new(),
+        }
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn sign(key: &SigningKey, claims: &Value) -> String {
+        let mut header = Header::new(key.alg);
+        header.kid = Some(key.kid.clone());
+        encode(&header, claims, &key.encoding).unwrap()
+    }
+
+    fn claims(extra: Value) -> Value {
+        let mut c = json!({"sub": "user-7", "iss": ISSUER, "aud": "orders-api", "exp": now() + 600, "iat": now()});
+        if let (Value::Object(c), Value::Object(e)) = (&mut c, extra) {
+            c.extend(e);
+        }
+        c
+    }
+
+    /// A JWKS server whose key list the test changes, counting its fetches.
+    struct JwksServer {
+        addr: SocketAddr,
+        keys: Arc<Mutex<Vec<Value>>>,
+        fetches: Arc<AtomicUsize>,
+    }
+
+    impl JwksServer {
+        async fn start(keys: Vec<Value>) -> JwksServer {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let keys = Arc::new(Mutex::new(keys));
+            let fetches = Arc::new(AtomicUsize::new(0));
+            let (k, f) = (keys.clone(), fetches.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        return;
+                    };
+                    let (k, f) = (k.clone(), f.clone());
+                    tokio::spawn(async move {
+                        let svc = service_fn(move |_req: Request<Incoming>| {
+                            f.fetch_add(1, Ordering::SeqCst);
+                            let body = json!({"keys": *k.lock().unwrap()}).to_string();
+                            async move {
+                                Ok::<_, Infallible>(
+                                    Response::builder()
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from(body)))
+                                        .unwrap(),
+                                )
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+            JwksServer {
+                addr,
+                keys,
+                fetches,
+            }
+        }
+    }
+
+    fn claims_mock() -> Value {
+        let template = r#"{"principal": "$context.authorizer.principalId", "sub": "$context.authorizer.claims.sub", "email": "$context.authorizer.claims.email"}"#;
+        json!({
+            "type": "mock",
+            "request_templates": {"application/json": "{\"statusCode\": 200}"},
+            "responses": [{"status": 200, "templates": {"application/json": template}}],
+        })
+    }
+
+    async fn call(a: SocketAddr, target: &str, token: &str) -> Reply {
+        let value = format!("Bearer {token}");
+        get(a, target, Some(&value)).await
+    }
+
+    fn assert_401(r: &Reply, why: &str) {
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert_eq!(r.json(), json!({"message": "Unauthorized"}));
+        let w = r.header("www-authenticate").unwrap_or_default();
+        assert!(
+            w.starts_with("Bearer ") && w.contains(why),
+            "WWW-Authenticate {w:?}, wanted {why:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn jwt_and_cognito_tokens_are_checked_against_the_providers_keys() {
+        let (rsa, ec) = tokio::task::spawn_blocking(|| (rsa_key("rsa-1"), ec_key("ec-1")))
+            .await
+            .unwrap();
+        let jwks = JwksServer::start(vec![rsa.jwk.clone(), ec.jwk.clone()]).await;
+        let pinned = ec_key("pinned-1");
+        let doc = json!({
+            "api": "shop",
+            "authorizers": {
+                "oidc": {"type": "jwt", "issuer": ISSUER, "audience": ["orders-api"], "jwks_uri": format!("http://{}/jwks.json", jwks.addr)},
+                "pinned": {"type": "jwt", "issuer": ISSUER, "audience": ["orders-api"], "jwks_file": "keys/jwks.json"},
+                "pool": {"type": "cognito_user_pools", "provider_arns": [POOL_ARN], "jwks_uri": format!("http://{}/pool.json", jwks.addr)},
+            },
+            "default_authorizer": "oidc",
+            "routes": [
+                {"route": "GET /me", "integration": claims_mock()},
+                {"route": "GET /write", "authorization_scopes": ["orders/write"], "integration": ok_mock()},
+                {"route": "GET /pinned", "authorizer": "pinned", "integration": ok_mock()},
+                {"route": "GET /pool/id", "authorizer": "pool", "integration": claims_mock()},
+                {"route": "GET /pool/access", "authorizer": "pool", "authorization_scopes": ["orders/read"], "integration": ok_mock()},
+            ],
+        });
+        let dir = ConfigDir::new();
+        dir.write("keys/jwks.json", &json!({"keys": [pinned.jwk]}).to_string());
+        dir.write(&ConfigDir::deployment_file("shop-1"), &doc.to_string());
+        dir.put_stage("prod", &Stage::new("shop", "shop-1"));
+        let gw = Gateway::start(&dir).await;
+        let a = gw.addr();
+
+        // Valid RS256 and ES256 tokens; the claims reach the template.
+        let r = call(
+            a,
+            "/prod/me",
+            &sign(&rsa, &claims(json!({"email": "ada@example.test"}))),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.json(),
+            json!({"principal": "user-7", "sub": "user-7", "email": "ada@example.test"})
+        );
+        assert_eq!(
+            call(a, "/prod/me", &sign(&ec, &claims(json!({}))))
+                .await
+                .status,
+            200
+        );
+        // The raw token works too, and `client_id` stands for `aud`.
+        let raw = sign(
+            &rsa,
+            &claims(json!({"aud": null, "client_id": "orders-api"})),
+        );
+        assert_eq!(get(a, "/prod/me", Some(&raw)).await.status, 200);
+
+        // Expired, not yet valid, wrong issuer, wrong audience.
+        let r = call(
+            a,
+            "/prod/me",
+            &sign(&rsa, &claims(json!({"exp": now() - 3600}))),
+        )
+        .await;
+        assert_401(&r, "expired");
+        let r = call(
+            a,
+            "/prod/me",
+            &sign(&rsa, &claims(json!({"nbf": now() + 3600}))),
+        )
+        .await;
+        assert_401(&r, "not valid yet");
+        let r = call(
+            a,
+            "/prod/me",
+            &sign(&rsa, &claims(json!({"iss": "https://evil.example.test/"}))),
+        )
+        .await;
+        assert_401(&r, "issuer");
+        let r = call(
+            a,
+            "/prod/me",
+            &sign(&rsa, &claims(json!({"aud": "other-api"}))),
+        )
+        .await;
+        assert_401(&r, "audience");
+
+        // A key the provider does not publish, under a published kid: the signature fails.
+        let impostor = tokio::task::spawn_blocking(|| rsa_key("rsa-1"))
+            .await
+            .unwrap();
+        let r = call(a, "/prod/me", &sign(&impostor, &claims(json!({})))).await;
+        assert_401(&r, "signature");
+
+        // alg none, and HS256 signed with the RSA public key (key confusion).
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT","kid":"rsa-1"}"#),
+            b64(claims(json!({})).to_string().as_bytes())
+        );
+        assert_401(&call(a, "/prod/me", &none).await, "invalid_token");
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.kid = Some("rsa-1".into());
+        let confused = encode(
+            &hs,
+            &claims(json!({})),
+            &EncodingKey::from_secret(&rsa.public_pem),
+        )
+        .unwrap();
+        assert_401(&call(a, "/prod/me", &confused).await, "algorithm");
+        assert_eq!(get(a, "/prod/me", None).await.status, 401, "no token");
+
+        // Scopes: one of the route's, from `scope` or `scp`.
+        let r = call(
+            a,
+            "/prod/write",
+            &sign(&rsa, &claims(json!({"scope": "orders/read"}))),
+        )
+        .await;
+        assert_401(&r, "insufficient_scope");
+        let ok = sign(&rsa, &claims(json!({"scope": "openid orders/write"})));
+        assert_eq!(call(a, "/prod/write", &ok).await.status, 200);
+        let ok = sign(&rsa, &claims(json!({"scp": ["orders/write"]})));
+        assert_eq!(call(a, "/prod/write", &ok).await.status, 200);
+
+        // A key rotation: a token with a new kid makes one refresh, then verifies.
+        let fetched = jwks.fetches.load(Ordering::SeqCst);
+        let rotated = ec_key("ec-2");
+        jwks.keys.lock().unwrap().push(rotated.jwk.clone());
+        assert_eq!(
+            call(a, "/prod/me", &sign(&rotated, &claims(json!({}))))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            jwks.fetches.load(Ordering::SeqCst),
+            fetched + 1,
+            "one refresh for the new kid"
+        );
+        // Unknown kids do not make the gateway fetch again and again.
+        let stranger = ec_key("nobody");
+        for _ in 0..5 {
+            assert_401(
+                &call(a, "/prod/me", &sign(&stranger, &claims(json!({})))).await,
+                "kid",
+            );
+        }
+        assert!(
+            jwks.fetches.load(Ordering::SeqCst) <= fetched + 2,
+            "refreshes are rate-limited"
+        );
+
+        // Keys from a file.
+        assert_eq!(
+            call(a, "/prod/pinned", &sign(&pinned, &claims(json!({}))))
+                .await
+                .status,
+            200
+        );
+        assert_401(
+            &call(a, "/prod/pinned", &sign(&rsa, &claims(json!({})))).await,
+            "kid",
+        );
+
+        // Cognito: the pool's issuer; an ID token without scopes, an access token with them.
+        let pool = |extra: Value| {
+            let mut c = claims(extra);
+            c["iss"] = json!(POOL_ISSUER);
+            c
+        };
+        let id = sign(
+            &rsa,
+            &pool(json!({"token_use": "id", "email": "bo@example.test"})),
+        );
+        let access = sign(
+            &rsa,
+            &pool(
+                json!({"token_use": "access", "scope": "orders/read", "aud": null, "client_id": "app"}),
+            ),
+        );
+        let r = call(a, "/prod/pool/id", &id).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["email"], "bo@example.test");
+        assert_401(&call(a, "/prod/pool/id", &access).await, "ID token");
+        assert_eq!(call(a, "/prod/pool/access", &access).await.status, 200);
+        assert_401(&call(a, "/prod/pool/access", &id).await, "access token");
+        let r = call(
+            a,
+            "/prod/pool/id",
+            &sign(&rsa, &claims(json!({"token_use": "id"}))),
+        )
+        .await;
+        assert_401(&r, "issuer");
+        assert!(!gw.logs().contains(&id), "a token never reaches the log");
+    }
+}

@@ -441,10 +441,6 @@ fn cases() -> Vec<Case> {
                     "a jwt authorizer needs one of jwks_uri and jwks_file",
                 ),
                 (
-                    "error: deployments/shop-1.yaml:18",
-                    "jwt authorizers are not available in this version",
-                ),
-                (
                     "error: deployments/shop-1.yaml:23",
                     "authorizer \"tenants\": \"method.request.path.id\": a path parameter cannot be an identity source",
                 ),

@@ -190,6 +190,7 @@ fn parse_decision(o: &Map<String, Value>) -> Result<Decision, String> {
         policy,
         context,
         usage_identifier_key,
+        ..Decision::default()
     })
 }
 

@@ -7,6 +7,7 @@
 //! or 403 ACCESS_DENIED. A decision, allow or deny, is cached; an error is not.
 
 mod function;
+mod jwt;
 
 use super::context::RequestCtx;
 use super::facts::{header_text, query_param, Facts};
@@ -39,6 +40,11 @@ pub enum AuthError {
     /// The function could not be called, timed out or answered something that is not a
     /// decision: AUTHORIZER_CONFIGURATION_ERROR (500).
     Configuration(String),
+    /// A JWT that does not pass: 401 with a `WWW-Authenticate` header saying why (RFC 6750).
+    InvalidToken {
+        error: &'static str,
+        description: String,
+    },
 }
 
 impl AuthError {
@@ -53,12 +59,19 @@ impl AuthError {
                 log: Some(format!("authorizer {label}: {why}")),
                 ..GatewayError::AuthorizerConfigurationError.into()
             },
+            AuthError::InvalidToken { error, description } => Refusal::with_header(
+                GatewayError::Unauthorized,
+                http::header::WWW_AUTHENTICATE,
+                format!("Bearer scope=\"\" error=\"{error}\" error_description=\"{description}\""),
+            ),
         }
     }
 
     fn result(&self) -> AuthorizerResult {
         match self {
-            AuthError::Unauthorized => AuthorizerResult::Unauthorized,
+            AuthError::Unauthorized | AuthError::InvalidToken { .. } => {
+                AuthorizerResult::Unauthorized
+            }
             AuthError::Failure(_) | AuthError::Configuration(_) => AuthorizerResult::Error,
         }
     }
@@ -78,7 +91,13 @@ pub async fn authorize(
         a.metrics.count(AuthorizerResult::Unauthorized);
         return Err(GatewayError::Unauthorized.into());
     };
-    if let (Some(re), Some(token)) = (&a.validation, identity.first()) {
+    let jwt = match &a.kind {
+        AuthorizerKind::Jwt(j) => Some(j),
+        _ => None,
+    };
+    // A token authorizer's expression is matched against the token (Cognito's, against the
+    // verified token's `aud`, below).
+    if let (Some(re), Some(token), None) = (&a.validation, identity.first(), jwt) {
         if !re.is_match(token) {
             a.metrics.count(AuthorizerResult::Unauthorized);
             return Err(GatewayError::Unauthorized.into());
@@ -92,6 +111,9 @@ pub async fn authorize(
         let outcome = match &a.kind {
             AuthorizerKind::Function(f) => {
                 function::call(f, &identity, &arn, req, ctx, call, connector).await
+            }
+            AuthorizerKind::Jwt(j) => {
+                jwt::verify(j, identity.first().map_or("", |t| t.as_str())).await
             }
             AuthorizerKind::Misconfigured { reason } => {
                 Err(AuthError::Configuration(reason.to_string()))
@@ -115,6 +137,25 @@ pub async fn authorize(
             return Err(e.refusal(&a.label));
         }
     };
+    if let Some(j) = jwt {
+        let route_checks =
+            expiry(&decision).and_then(|()| jwt::route_rules(j, &decision, &route.scopes));
+        let aud_checks = match (&a.validation, &decision.claims) {
+            (Some(re), Some(claims)) => match claims.get("aud").and_then(serde_json::Value::as_str)
+            {
+                Some(aud) if re.is_match(aud) => Ok(()),
+                _ => Err(AuthError::InvalidToken {
+                    error: "invalid_token",
+                    description: "the token's audience does not match".into(),
+                }),
+            },
+            _ => Ok(()),
+        };
+        if let Err(e) = route_checks.and(aud_checks) {
+            a.metrics.count(e.result());
+            return Err(e.refusal(&a.label));
+        }
+    }
     let verdict = decision.policy.evaluate(&arn);
     a.metrics
         .count(match (called.load(Ordering::Relaxed), verdict) {
@@ -131,6 +172,20 @@ pub async fn authorize(
             ..GatewayError::AccessDenied.into()
         }),
         Verdict::ImplicitDeny => Err(GatewayError::AccessDenied.into()),
+    }
+}
+
+/// A cached decision lasts no longer than its token.
+fn expiry(d: &Decision) -> Result<(), AuthError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs());
+    match d.expires {
+        Some(e) if e < now => Err(AuthError::InvalidToken {
+            error: "invalid_token",
+            description: "the token is expired".into(),
+        }),
+        _ => Ok(()),
     }
 }
 

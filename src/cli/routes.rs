@@ -12,7 +12,8 @@ pub struct Args {
     pub config: ConfigArg,
     /// Print JSON: [{stage, base_path, host, canary, deployment, traffic_percent, route,
     /// integration, uri, endpoint, versions: [{name, weight, percent, targets}], error,
-    /// validator: {name, body, parameters} | null, models: {CONTENT_TYPE: MODEL}}].
+    /// validator: {name, body, parameters} | null, models: {CONTENT_TYPE: MODEL},
+    /// authorizer: {name, type, scopes} | null}].
     #[arg(long)]
     pub json: bool,
 }
@@ -47,9 +48,18 @@ fn target(r: &RouteRow) -> String {
     format!("{uri} -> {}", versions.join(", "))
 }
 
-/// `  validator all (body, parameters), models application/json=Order`, or nothing.
+/// `  authorizer users (jwt, scopes orders/write)  validator all (body, parameters)  models
+/// application/json=Order`, or nothing.
 fn validation(r: &RouteRow) -> String {
     let mut out = String::new();
+    if let Some(a) = &r.authorizer {
+        let scopes = if a.scopes.is_empty() {
+            String::new()
+        } else {
+            format!(", scopes {}", a.scopes.join(" "))
+        };
+        out.push_str(&format!("  authorizer {} ({}{scopes})", a.name, a.kind));
+    }
     if let Some(v) = &r.validator {
         let checks: Vec<&str> = [(v.body, "body"), (v.parameters, "parameters")]
             .iter()

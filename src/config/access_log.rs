@@ -247,6 +247,32 @@ mod tests {
     }
 
     #[test]
+    fn authorizer_fields_take_any_key() {
+        let f = Format::parse(
+            "$context.requestId $context.authorizer.principalId ${context.authorizer.tier} $context.authorizer.claims.email.",
+        )
+        .unwrap();
+        let fields: Vec<Field> = f
+            .pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Field(f) => Some(f.clone()),
+                Piece::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                Field::RequestId,
+                Field::Authorizer("principalId".into()),
+                Field::Authorizer("tier".into()),
+                Field::Authorizer("claims.email".into()),
+            ]
+        );
+        assert!(Format::parse("$context.requestId $context.authorizer.").is_err());
+    }
+
+    #[test]
     fn the_default_format_parses() {
         let d = Format::parse(DEFAULT_FORMAT).unwrap();
         assert_eq!(d, Format::default());

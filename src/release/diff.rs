@@ -27,7 +27,7 @@ pub struct Diff {
     pub removed: Vec<String>,
     pub changed: Vec<RouteChange>,
     /// API-level settings (`models`, `request_validators`, `default_request_validator`, `cors`,
-    /// `gateway_responses`) that differ.
+    /// `gateway_responses`, `authorizers`, `default_authorizer`) that differ.
     pub settings: Vec<FieldChange>,
 }
 
@@ -108,6 +108,8 @@ fn settings_changes(from: &Value, to: &Value) -> Vec<FieldChange> {
         "default_request_validator",
         "cors",
         "gateway_responses",
+        "authorizers",
+        "default_authorizer",
     ]
     .into_iter()
     .filter(|k| from.get(k) != to.get(k))

@@ -37,6 +37,17 @@ pub struct RouteRow {
     pub validator: Option<ValidatorRow>,
     /// `request_models`: content type -> model name.
     pub models: BTreeMap<String, String>,
+    /// The route's authorizer (its own or the API's default; `None` for none), its type and
+    /// the scopes the route requires.
+    pub authorizer: Option<AuthorizerRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthorizerRow {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,6 +181,24 @@ fn row(raw: &RawConfig, side: &Side, api: &ApiSettings<'_>, def: &RouteDef) -> R
             .iter()
             .map(|(ct, m)| (ct.clone(), m.value.clone()))
             .collect(),
+        authorizer: def
+            .authorizer
+            .as_ref()
+            .or(api.default_authorizer)
+            .filter(|a| a.value != "none")
+            .map(|a| AuthorizerRow {
+                name: a.value.clone(),
+                kind: api
+                    .authorizers
+                    .get(&a.value)
+                    .map_or("undefined", |d| d.value.kind.value.name())
+                    .to_string(),
+                scopes: def
+                    .authorization_scopes
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .collect(),
+            }),
     };
     let Some(uri) = &def.integration.uri else {
         return out;

@@ -170,7 +170,7 @@ fn diff_and_routes_show_the_method_request() {
     deploy(&dir, "prod", "one route");
     dir.write(
         "apis/shop.yaml",
-        "models:\n  A: { schema: { type: object } }\nrequest_validators:\n  all: { body: true, parameters: true }\ncors:\n  allow_origins: [\"*\"]\nroutes:\n  - route: \"GET /a\"\n    request_validator: all\n    request_models: { application/json: A }\n    integration: { type: http_proxy, uri: \"http://127.0.0.1:9001/a\" }\n",
+        "models:\n  A: { schema: { type: object } }\nrequest_validators:\n  all: { body: true, parameters: true }\ncors:\n  allow_origins: [\"*\"]\nauthorizers:\n  tokens: { type: token, uri: \"http://127.0.0.1:9009\" }\nroutes:\n  - route: \"GET /a\"\n    authorizer: tokens\n    request_validator: all\n    request_models: { application/json: A }\n    integration: { type: http_proxy, uri: \"http://127.0.0.1:9001/a\" }\n",
     );
     let d = json(
         &dir,
@@ -179,6 +179,7 @@ fn diff_and_routes_show_the_method_request() {
     assert_eq!(
         d["changed"],
         serde_json::json!([{"route": "GET /a", "fields": [
+            {"field": "authorizer", "from": null, "to": "tokens"},
             {"field": "request_models", "from": null, "to": {"application/json": "A"}},
             {"field": "request_validator", "from": null, "to": "all"}
         ]}])
@@ -189,11 +190,14 @@ fn diff_and_routes_show_the_method_request() {
         .iter()
         .filter_map(|f| f["field"].as_str())
         .collect();
-    assert_eq!(settings, ["models", "request_validators", "cors"]);
+    assert_eq!(
+        settings,
+        ["models", "request_validators", "cors", "authorizers"]
+    );
     let out = ok(&dir, &["diff", "--api", "shop", "--stage", "prod"]);
     assert!(
         out.lines().any(|l| l
-            == "~ api settings  (models: (none) -> {...}; request_validators: (none) -> {...}; cors: (none) -> {...})"),
+            == "~ api settings  (models: (none) -> {...}; request_validators: (none) -> {...}; cors: (none) -> {...}; authorizers: (none) -> {...})"),
         "{out}"
     );
     // Once deployed, nothing differs, and `routes` shows the validator and the model.
@@ -201,7 +205,7 @@ fn diff_and_routes_show_the_method_request() {
     let out = ok(&dir, &["diff", "--api", "shop", "--stage", "prod"]);
     assert!(out.contains("no differences"), "{out}");
     let out = ok(&dir, &["routes"]);
-    let want = "GET /a  http_proxy  http://127.0.0.1:9001/a -> [127.0.0.1:9001]  validator all (body, parameters)  models application/json=A";
+    let want = "GET /a  http_proxy  http://127.0.0.1:9001/a -> [127.0.0.1:9001]  authorizer tokens (token)  validator all (body, parameters)  models application/json=A";
     assert!(
         out.lines().any(|l| l.trim() == want),
         "no line {want:?} in:\n{out}"
@@ -214,6 +218,10 @@ fn diff_and_routes_show_the_method_request() {
     assert_eq!(
         rows[0]["models"],
         serde_json::json!({"application/json": "A"})
+    );
+    assert_eq!(
+        rows[0]["authorizer"],
+        serde_json::json!({"name": "tokens", "type": "token", "scopes": []})
     );
 }
 

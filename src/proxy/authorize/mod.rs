@@ -9,6 +9,10 @@
 mod function;
 mod jwt;
 
+// For the fuzz target and benches: the two parsers of untrusted input this step has.
+pub use function::decision as function_decision;
+pub use jwt::verify as verify_jwt;
+
 use super::context::RequestCtx;
 use super::facts::{header_text, query_param, Facts};
 use super::respond::{GatewayError, Refusal};

@@ -15,6 +15,11 @@
 #              Budget: CPU µs/req <= 1.6x nginx. bare_proxy is measured too, for reference.
 #   mock       GET /prod/mock (a MOCK integration) against GET /prod/hello (proxied), both on
 #              stagecraft in the same round: requests/s and CPU µs/req. Budget: mock >= 2x rps.
+#   authorizer GET /prod/mock-auth (the same MOCK behind a token authorizer whose decision is
+#              cached: every wrk connection sends the same token, so the authorizer function,
+#              tests/lambda/authorizer.py pinned to CPU 0, is called once) against GET /prod/mock,
+#              both on stagecraft in the same round: CPU µs/req of each and their difference.
+#              Budget: the cached allow adds <= 3 µs of CPU per request.
 #   latency    Fixed-rate (open loop) latency: oha at 50% of nginx's saturation rps (from the
 #              proxy section, or measured here) with latency correction, 50 connections, against
 #              nginx, stagecraft and bare_proxy: p50/p99/p99.9 and CPU µs/req at that rate.
@@ -66,7 +71,7 @@
 # not change what is measured. All configuration is generated into a mktemp directory.
 #
 # usage: benches/load.sh [--rounds N] [--secs S] [--conns C] [--lat-secs S] [--no-build]
-#                        [--lat-rate R] [--only proxy,templated,mock,latency,idle,reload]
+#                        [--lat-rate R] [--only proxy,templated,mock,authorizer,latency,idle,reload]
 #                        [--ports LIST] [--baseline BIN]
 #   --rounds N    rounds per figure, median reported (default 3)
 #   --secs S      seconds per wrk run (default 8)
@@ -86,7 +91,7 @@
 # Before/after: benches/load.sh --only proxy,templated,mock --baseline /path/to/old/stagecraft
 set -euo pipefail
 
-ROUNDS=3 SECS=8 CONNS=50 LAT_SECS=10 LAT_RATE="" BUILD=1 ONLY="proxy,templated,mock,latency,idle,reload" BASELINE=""
+ROUNDS=3 SECS=8 CONNS=50 LAT_SECS=10 LAT_RATE="" BUILD=1 ONLY="proxy,templated,mock,authorizer,latency,idle,reload" BASELINE=""
 PORTS=18081,18082,18090,18091,18092,18093,18094
 IDLE_N=10000 RELOADS=100 RELOAD_SECS=20 BIG_ROUTES=1000 BIG_RELOADS=20
 while [[ $# -gt 0 ]]; do
@@ -99,7 +104,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 for s in ${ONLY//,/ }; do
-  case $s in proxy|templated|mock|latency|idle|reload) ;; *) echo "unknown section $s" >&2; exit 2;; esac
+  case $s in proxy|templated|mock|authorizer|latency|idle|reload) ;; *) echo "unknown section $s" >&2; exit 2;; esac
 done
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 IFS=, read -r P_BE P_NGINX P_SC P_SC_ADMIN P_RL P_RL_ADMIN P_BARE P_BL P_BL_ADMIN <<<"$PORTS"
@@ -283,6 +288,30 @@ routes:
 YAML
 }
 gateway_conf "$dir/gw" $P_SC $P_SC_ADMIN
+# The authorizer section's function and route, in the main gateway's configuration only (a
+# --baseline binary may predate authorizers): appended, so `routes:` stays the last key.
+P_AUTH=""
+if want authorizer; then
+  setsid taskset -c 0 python3 "$root/tests/lambda/authorizer.py" 0 >"$dir/logs/authorizer.log" 2>&1 & pids+=($!)
+  for _ in $(seq 100); do P_AUTH=$(awk '/^listening/{print $2}' "$dir/logs/authorizer.log"); [[ -n $P_AUTH ]] && break; sleep 0.1; done
+  [[ -n $P_AUTH ]] || { echo "tests/lambda/authorizer.py did not start" >&2; cat "$dir/logs/authorizer.log" >&2; exit 1; }
+  python3 - "$dir/gw/deployments/b-1.yaml" "$P_AUTH" <<'PY'
+import sys
+path, port = sys.argv[1], sys.argv[2]
+text = open(path).read()
+head, routes = text.split("routes:\n", 1)
+head += f'authorizers:\n  tokens: {{ type: token, uri: "http://127.0.0.1:{port}" }}\n'
+routes += """  - route: "GET /mock-auth"
+    authorizer: tokens
+    integration:
+      type: mock
+      request_templates: { application/json: "{\\"statusCode\\": 200}" }
+      responses: [ { status: 200, templates: { application/json: "{\\"ok\\": true}" } } ]
+"""
+open(path, "w").write(head + "routes:\n" + routes)
+PY
+  printf 'wrk.headers["Authorization"] = "allow-bench"\n' >"$dir/auth.lua"
+fi
 gateway_conf "$dir/gw-reload" $P_RL $P_RL_ADMIN
 if bl; then gateway_conf "$dir/gw-base" $P_BL $P_BL_ADMIN; fi
 cp "$dir/gw/deployments/b-1.yaml" "$dir/b-1.base.yaml"
@@ -406,7 +435,7 @@ fi
 start 0 backend "nginx -c $dir/backend.conf"
 wait_up backend http://127.0.0.1:$P_BE/
 body_kb=$(wc -c <"$dir/body.json"); order_kb=$(curl -fs http://127.0.0.1:$P_BE/order | wc -c)
-if want proxy || want templated || want mock || want latency || want idle; then
+if want proxy || want templated || want mock || want authorizer || want latency || want idle; then
   start 1 nginx "nginx -c $dir/proxy.conf"
   start 1 stagecraft "env STAGECRAFT_LOG=warn $SC run --config $dir/gw"
   start 1 bare "$BARE --listen 127.0.0.1:$P_BARE --upstream 127.0.0.1:$P_BE --threads 1"
@@ -513,6 +542,29 @@ if want mock; then
   echo " mock rps ratio mock/proxied = $m (rounds: ${rm_[*]}) budget >= 2: $(verdict "$m" '>=' 2)"
   sum mock_rps_ratio_mock_proxied "$m"; sum mock_rps_ratio_budget "$(verdict "$m" '>=' 2)"
   if bl; then bl_ratio mock; fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3b. authorizer
+
+if want authorizer; then
+  echo "== authorizer: GET /prod/mock-auth (a cached token authorizer) vs GET /prod/mock, both stagecraft, same rounds"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: allow-bench' http://127.0.0.1:$P_SC/prod/mock-auth)
+  [[ $code == 200 ]] || { echo "GET /prod/mock-auth answered $code, not 200" >&2; tail -20 "$dir/logs/stagecraft.log" >&2; exit 1; }
+  warm -s "$dir/auth.lua" http://127.0.0.1:$P_SC/prod/mock-auth
+  ad=()
+  for round in $(seq "$ROUNDS"); do
+    echo " round $round"
+    measure authorizer authorized "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/mock-auth "$dir/auth.lua"
+    measure authorizer plain "${PG[stagecraft]}" http://127.0.0.1:$P_SC/prod/mock
+    ad+=("$(awk -v a="${V[authorizer.authorized.$round.cpu]}" -v b="${V[authorizer.plain.$round.cpu]}" 'BEGIN{ printf "%.2f", a - b }')")
+    echo "  cpu added by the cached authorizer: ${ad[-1]} µs/req"
+  done
+  wrk_medians authorizer authorized plain
+  m=$(median "${ad[@]}")
+  calls=$(curl -s "http://127.0.0.1:$P_AUTH/calls")
+  echo " cached authorizer adds $m µs CPU/req (rounds: ${ad[*]}) budget <= 3: $(verdict "$m" '<=' 3); function calls: $calls"
+  sum authorizer_added_cpu_us_per_req "$m"; sum authorizer_added_budget "$(verdict "$m" '<=' 3)"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -121,8 +121,9 @@ impl Gateway {
                     let call = matched.call(req);
                     match authorize::authorize(req, ctx, &call, a, &self.connector).await {
                         Ok(decision) => ctx.authorized = Some(decision),
-                        Err(refusal) => {
-                            respond::refuse(session, ctx, refusal).await?;
+                        Err(denied) => {
+                            ctx.authorized = denied.decision;
+                            respond::refuse(session, ctx, denied.refusal).await?;
                             return Ok(true);
                         }
                     }

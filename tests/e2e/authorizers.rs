@@ -358,6 +358,8 @@ async fn request_authorizer_events_and_cache_key() {
             "identity_source": "method.request.header.x-user, method.request.querystring.tenant",
         }},
         "routes": [{"route": "GET /tenants/{id}", "authorizer": "tenants", "integration": ok_mock()}],
+        // A deny still knows who asked: its principal reaches the gateway response.
+        "gateway_responses": {"ACCESS_DENIED": {"headers": {"x-principal": "context.authorizer.principalId"}}},
     });
     let (_dir, gw) = serve(&shop(&f.uri(), json!({}), extra)).await;
     let a = gw.addr();
@@ -402,6 +404,7 @@ async fn request_authorizer_events_and_cache_key() {
     assert_eq!(f.calls("ivy|acme").await, 1);
     let r = call("/prod/tenants/1?tenant=umbrella", Some("ivy")).await;
     assert_eq!(r.status, 403);
+    assert_eq!(r.header("x-principal"), Some("ivy"));
     assert_eq!(f.calls("ivy|umbrella").await, 1);
 }
 

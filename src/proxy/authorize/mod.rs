@@ -81,6 +81,28 @@ impl AuthError {
     }
 }
 
+/// A request the authorizer step refused, and the decision that refused it (a deny): the access
+/// log and gateway responses still show its `$context.authorizer.*`, as AWS's do.
+pub struct Denied {
+    pub refusal: Refusal,
+    pub decision: Option<Arc<Decision>>,
+}
+
+impl From<Refusal> for Denied {
+    fn from(refusal: Refusal) -> Self {
+        Denied {
+            refusal,
+            decision: None,
+        }
+    }
+}
+
+impl From<GatewayError> for Denied {
+    fn from(e: GatewayError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
 /// Step 5 for a route with an authorizer: the decision that lets the request on, or the
 /// refusal.
 pub async fn authorize(
@@ -89,7 +111,7 @@ pub async fn authorize(
     call: &Call,
     route: &RouteAuthorizer,
     connector: &Connector,
-) -> Result<Arc<Decision>, Refusal> {
+) -> Result<Arc<Decision>, Denied> {
     let a = &route.authorizer;
     let Some(identity) = identity(req, ctx, call, a) else {
         a.metrics.count(AuthorizerResult::Unauthorized);
@@ -138,7 +160,7 @@ pub async fn authorize(
         Err(e) => {
             // Requests that waited for another's call count that call's outcome as theirs.
             a.metrics.count(e.result());
-            return Err(e.refusal(&a.label));
+            return Err(e.refusal(&a.label).into());
         }
     };
     if let Some(j) = jwt {
@@ -157,7 +179,7 @@ pub async fn authorize(
         };
         if let Err(e) = route_checks.and(aud_checks) {
             a.metrics.count(e.result());
-            return Err(e.refusal(&a.label));
+            return Err(e.refusal(&a.label).into());
         }
     }
     let verdict = decision.policy.evaluate(&arn);
@@ -167,16 +189,20 @@ pub async fn authorize(
             (true, Verdict::Allow) => AuthorizerResult::Allow,
             (true, _) => AuthorizerResult::Deny,
         });
-    match verdict {
-        Verdict::Allow => Ok(decision),
-        Verdict::ExplicitDeny => Err(Refusal {
+    let refusal = match verdict {
+        Verdict::Allow => return Ok(decision),
+        Verdict::ExplicitDeny => Refusal {
             message: Some(
                 "User is not authorized to access this resource with an explicit deny".into(),
             ),
             ..GatewayError::AccessDenied.into()
-        }),
-        Verdict::ImplicitDeny => Err(GatewayError::AccessDenied.into()),
-    }
+        },
+        Verdict::ImplicitDeny => GatewayError::AccessDenied.into(),
+    };
+    Err(Denied {
+        refusal,
+        decision: Some(decision),
+    })
 }
 
 /// A cached decision lasts no longer than its token.

@@ -66,7 +66,11 @@ fn identity_mock() -> Value {
     json!({
         "type": "mock",
         "request_templates": {"application/json": "{\"statusCode\": 200}"},
-        "responses": [{"status": 200, "templates": {"application/json": template}}],
+        "responses": [{
+            "status": 200,
+            "headers": {"x-principal": "context.authorizer.principalId", "x-tier": "context.authorizer.tier"},
+            "templates": {"application/json": template},
+        }],
     })
 }
 
@@ -178,6 +182,9 @@ async fn token_authorizer_outcomes_are_awss() {
         r.json(),
         json!({"principal": "alice", "tier": "gold", "count": "7", "vip": "true"})
     );
+    // And mappings read it: `context.authorizer.NAME` as a header source.
+    assert_eq!(r.header("x-principal"), Some("alice"));
+    assert_eq!(r.header("x-tier"), Some("gold"));
     let event = f.last_event().await;
     assert_eq!(
         event,

@@ -22,6 +22,8 @@ const JWKS: &str = r#"{"keys": [
 struct Fixture {
     rt: tokio::runtime::Runtime,
     jwt: JwtAuthorizer,
+    /// Kept, so the key set's registry stays reachable (LeakSanitizer reports what is not).
+    _registry: Registry,
     _dir: std::path::PathBuf,
 }
 
@@ -30,7 +32,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("jwks.json");
     std::fs::write(&file, JWKS).expect("write the key set");
-    let registry = Box::leak(Box::new(Registry::default()));
+    let registry = Registry::default();
     let (keys, problem) = registry.shared(Source::File(file), None);
     assert!(problem.is_none(), "{problem:?}");
     Fixture {
@@ -45,6 +47,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             leeway_seconds: 60,
             keys: Box::new([Arc::clone(&keys)]),
         },
+        _registry: registry,
         _dir: dir,
     }
 });

@@ -112,7 +112,7 @@ fn jwt(c: &mut Criterion) {
     let file = dir.path().join("jwks.json");
     std::fs::write(
         &file,
-        serde_json::json!({"keys": [rsa_jwk, ec_jwk]}).to_string(),
+        serde_json::json!({"keys": [rsa_jwk.clone(), ec_jwk.clone()]}).to_string(),
     )
     .expect("jwks");
     let registry = Registry::default();
@@ -148,6 +148,41 @@ fn jwt(c: &mut Criterion) {
         assert!(rt.block_on(verify_jwt(&authorizer, t)).is_ok(), "{name}");
         c.bench_function(name, |b| {
             b.iter(|| black_box(rt.block_on(verify_jwt(&authorizer, black_box(t)))))
+        });
+    }
+    // How much of a check is the signature: ring's verification alone, on the same tokens.
+    let public = |jwk: serde_json::Value| {
+        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk).expect("a jwk"))
+            .expect("a public key")
+    };
+    let (rsa_public, ec_public) = (public(rsa_jwk), public(ec_jwk));
+    for (name, t, key, alg) in [
+        (
+            "of which: the RS256 signature alone",
+            &rs256,
+            &rsa_public,
+            Algorithm::RS256,
+        ),
+        (
+            "of which: the ES256 signature alone",
+            &es256,
+            &ec_public,
+            Algorithm::ES256,
+        ),
+    ] {
+        let token = t.trim_start_matches("Bearer ");
+        let (message, signature) = token.rsplit_once('.').expect("a signed token");
+        let ok = jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg);
+        assert!(ok.expect("verify"), "{name}");
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(jsonwebtoken::crypto::verify(
+                    black_box(signature),
+                    message.as_bytes(),
+                    key,
+                    alg,
+                ))
+            })
         });
     }
 }

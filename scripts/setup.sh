@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building stagecraft needs beyond the Rust toolchain, gcc, make and Python 3:
-# cmake (pingora's libz-ng-sys builds zlib-ng with it). Idempotent; sourced by the other scripts.
+# cmake (pingora's libz-ng-sys builds zlib-ng with it), and the `openssl` command the JWT tests and
+# the authorizer bench make RSA keys with (ring cannot generate them). Idempotent; sourced by the
+# other scripts.
 set -euo pipefail
 if ! command -v cmake >/dev/null 2>&1; then
   echo "setup: cmake is missing; installing it" >&2
@@ -15,3 +17,13 @@ if ! command -v cmake >/dev/null 2>&1; then
   fi
 fi
 cmake --version | head -1 >&2
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "setup: openssl is missing; installing it" >&2
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "setup: cannot install openssl without root; the JWT tests need it" >&2
+  fi
+fi

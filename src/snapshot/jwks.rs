@@ -178,9 +178,10 @@ fn fetch(uri: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Vec<u8>, S
 pub struct Registry(Mutex<HashMap<Source, Weak<Jwks>>>);
 
 impl Registry {
-    /// The set of `source`: the live one (read or fetched again now, so a compile sees the
-    /// current keys, keeping the last good set if that fails), or a new one. The message says
-    /// why the set is empty or stale, for a warning.
+    /// The set of `source`: the live one, or a new one read or fetched now. A live file is read
+    /// again (a reload is how an edited key file is seen); a live URI is not fetched again, its
+    /// background refresh keeps it current, so a reload costs no round trip to the provider. The
+    /// message says why the set is empty or stale, for a warning.
     pub fn shared(
         &self,
         source: Source,
@@ -191,7 +192,11 @@ impl Registry {
             reg.get(&source).and_then(Weak::upgrade)
         };
         if let Some(j) = live {
-            let problem = j.refresh().err();
+            let problem = match &j.source {
+                Source::File(_) => j.refresh().err(),
+                Source::Uri(_) if j.keys.load().by_kid.is_empty() => j.refresh().err(),
+                Source::Uri(_) => None,
+            };
             return (j, problem);
         }
         let jwks = Arc::new(Jwks {

@@ -854,5 +854,29 @@ mod jwt {
         .await;
         assert_401(&r, "issuer");
         assert!(!gw.logs().contains(&id), "a token never reaches the log");
+
+        // A reload keeps the fetched key set without asking the provider again.
+        let fetched = jwks.fetches.load(Ordering::SeqCst);
+        dir.put_stage("prod", &Stage::new("shop", "shop-1").var("reloaded", "yes"));
+        common::eventually("the reload is served", Duration::from_secs(10), || async {
+            let config = gw
+                .admin_get("/config")
+                .await
+                .map(|r| r.text())
+                .unwrap_or_default();
+            config.contains("reloaded")
+        })
+        .await;
+        assert_eq!(
+            call(a, "/prod/me", &sign(&rotated, &claims(json!({}))))
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            jwks.fetches.load(Ordering::SeqCst),
+            fetched,
+            "no fetch on reload"
+        );
     }
 }

@@ -4,13 +4,21 @@
 # the authorizer bench make RSA keys with (ring cannot generate them). Idempotent; sourced by the
 # other scripts.
 set -euo pipefail
+
+# apt_install PACKAGE: with root or password-less sudo; false when neither is there.
+apt_install() {
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    return 1
+  fi
+}
+
 if ! command -v cmake >/dev/null 2>&1; then
   echo "setup: cmake is missing; installing it" >&2
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
-  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
-  else
+  if ! apt_install cmake; then
     # No root: PyPI's cmake wheel ships the binary.
     python3 -m pip install --user --quiet cmake
     export PATH="$HOME/.local/bin:$PATH"
@@ -19,11 +27,5 @@ fi
 cmake --version | head -1 >&2
 if ! command -v openssl >/dev/null 2>&1; then
   echo "setup: openssl is missing; installing it" >&2
-  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
-  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
-  else
-    echo "setup: cannot install openssl without root; the JWT tests need it" >&2
-  fi
+  apt_install openssl || echo "setup: cannot install openssl without root; the JWT tests need it" >&2
 fi

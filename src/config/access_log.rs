@@ -218,6 +218,16 @@ mod tests {
         assert!(Format::parse("$context.requestId\n").is_err());
     }
 
+    fn fields_of(f: &Format) -> Vec<Field> {
+        f.pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Field(f) => Some(f.clone()),
+                Piece::Text(_) => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn error_fields_parse_by_their_whole_names() {
         let f = Format::parse(
@@ -225,14 +235,7 @@ mod tests {
              ${context.error.responseType} $context.error.validationErrorString",
         )
         .unwrap();
-        let fields: Vec<Field> = f
-            .pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Field(f) => Some(f.clone()),
-                Piece::Text(_) => None,
-            })
-            .collect();
+        let fields = fields_of(&f);
         assert_eq!(
             fields,
             [
@@ -252,14 +255,7 @@ mod tests {
             "$context.requestId $context.authorizer.principalId ${context.authorizer.tier} $context.authorizer.claims.email.",
         )
         .unwrap();
-        let fields: Vec<Field> = f
-            .pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Field(f) => Some(f.clone()),
-                Piece::Text(_) => None,
-            })
-            .collect();
+        let fields = fields_of(&f);
         assert_eq!(
             fields,
             [

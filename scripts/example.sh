@@ -16,6 +16,8 @@ target/release/examples/demo_backend --listen 127.0.0.1:9002 --name orders-v2 & 
 if [ -x target/lambda-venv/bin/python ]; then
   API_GATEWAY_BASE_PATH=/fn target/lambda-venv/bin/python tests/lambda/invoke.py 9102 & pids+=($!)
 fi
+# The token authorizer of GET /dev/me (backend "auth" on :9201): standard library only.
+python3 tests/lambda/authorizer.py 9201 >/dev/null & pids+=($!)
 cat <<'MSG'
 
 stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901/readyz). Try:
@@ -25,6 +27,8 @@ stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:
   curl -i http://127.0.0.1:8080/dev/ping              # mock integration (no backend)
   curl -i http://127.0.0.1:8080/dev/orders/42/summary # http integration, templated response
   curl -i 'http://127.0.0.1:8080/dev/fn/hello/ada?greeting=hi' # aws_proxy: a Lambda-style function
+  curl -i -H 'Authorization: allow-ada' http://127.0.0.1:8080/dev/me   # a token authorizer: 200
+  curl -i http://127.0.0.1:8080/dev/me                # no token: 401
   curl -i -X DELETE http://127.0.0.1:8080/v1/orders/1 # v1 stage serves deployment shop-1: 405
   curl -i -X POST http://127.0.0.1:8080/dev/orders -H 'content-type: application/json' -d '{"item": "x"}'
                                                       # dev validates the body: 400 with the schema's detail

@@ -118,13 +118,13 @@ fn jwt(c: &mut Criterion) {
     let registry = Registry::default();
     let (keys, problem) = registry.shared(Source::File(file), None);
     assert!(problem.is_none(), "{problem:?}");
-    let authorizer = JwtAuthorizer {
-        issuers: Box::new(["https://idp.example.test/".to_string()]),
-        audience: Box::new(["orders-api".into()]),
-        cognito: false,
-        leeway_seconds: 60,
-        keys: Box::new([keys]),
-    };
+    let authorizer = JwtAuthorizer::new(
+        Box::new(["https://idp.example.test/".to_string()]),
+        Box::new(["orders-api".into()]),
+        false,
+        60,
+        Box::new([keys]),
+    );
     let claims = serde_json::json!({
         "sub": "user-42", "iss": "https://idp.example.test/", "aud": "orders-api",
         "exp": 4_000_000_000u64, "iat": 1_700_000_000u64, "scope": "orders/read orders/write",

@@ -40,13 +40,13 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
             .enable_time()
             .build()
             .expect("runtime"),
-        jwt: JwtAuthorizer {
-            issuers: Box::new(["https://idp.example.test/".to_string()]),
-            audience: Box::new(["orders-api".into()]),
-            cognito: true,
-            leeway_seconds: 60,
-            keys: Box::new([Arc::clone(&keys)]),
-        },
+        jwt: JwtAuthorizer::new(
+            Box::new(["https://idp.example.test/".to_string()]),
+            Box::new(["orders-api".into()]),
+            true,
+            60,
+            Box::new([Arc::clone(&keys)]),
+        ),
         _registry: registry,
         _dir: dir,
     }

@@ -147,18 +147,8 @@ impl<'a> Facts<'a> {
             ),
             ContextField::Authorizer(key) => match self.ctx.authorized.as_deref() {
                 Some(d) if &**key == "principalId" => out.write_str(&d.principal_id),
-                Some(d) if key.starts_with("claims.") => {
-                    match d
-                        .claims
-                        .as_ref()
-                        .and_then(|c| c.get(&key["claims.".len()..]))
-                    {
-                        Some(serde_json::Value::String(v)) => out.write_str(v),
-                        Some(v) => write!(out, "{v}"),
-                        None => Ok(()),
-                    }
-                }
-                Some(d) => match d.context.get(&**key) {
+                Some(d) => match authorizer_value(d, key) {
+                    // As `as_string` shows it, without building the string first.
                     Some(serde_json::Value::String(v)) => out.write_str(v),
                     Some(v) => write!(out, "{v}"),
                     None => Ok(()),
@@ -218,28 +208,38 @@ impl<'a> Facts<'a> {
         let mut m = serde_json::Map::with_capacity(d.context.len() + 1);
         m.insert("principalId".into(), (&*d.principal_id).into());
         for (k, v) in &d.context {
-            let v = match v {
-                serde_json::Value::String(_) => v.clone(),
-                other if stringify => other.to_string().into(),
-                other => other.clone(),
-            };
+            let v = if stringify { as_string(v) } else { v.clone() };
             m.insert(k.clone(), v);
         }
         if let Some(claims) = &d.claims {
             // As AWS passes a Cognito token's claims: strings in templates and in the event.
-            let strings = claims
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::String(_) => v.clone(),
-                        other => other.to_string().into(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            m.insert("claims".into(), serde_json::Value::Object(strings));
+            let strings = claims.iter().map(|(k, v)| (k.clone(), as_string(v)));
+            m.insert(
+                "claims".into(),
+                serde_json::Value::Object(strings.collect()),
+            );
         }
         Some(serde_json::Value::Object(m))
+    }
+}
+
+/// `$context.authorizer.KEY`: a context value, or a claim for `claims.NAME`.
+fn authorizer_value<'d>(
+    d: &'d crate::snapshot::authorizer::Decision,
+    key: &str,
+) -> Option<&'d serde_json::Value> {
+    match key.strip_prefix("claims.") {
+        Some(claim) => d.claims.as_ref()?.get(claim),
+        None => d.context.get(key),
+    }
+}
+
+/// An authorizer's context value or claim as AWS's templates see it: a string as it is, anything
+/// else as its JSON text (`1` -> `"1"`, `true` -> `"true"`).
+fn as_string(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(_) => v.clone(),
+        other => other.to_string().into(),
     }
 }
 

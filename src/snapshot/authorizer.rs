@@ -18,6 +18,8 @@ use std::time::Duration;
 pub struct Authorizer {
     /// `API/NAME`: the metric label and what logs say.
     pub label: Arc<str>,
+    /// What this stage's `methodArn`s start with (`policy::arn_prefix`).
+    pub arn_prefix: Box<str>,
     pub kind: AuthorizerKind,
     /// Where the identity is read; all of it is the cache key.
     pub identity: Box<[IdentityPart]>,
@@ -32,7 +34,7 @@ pub struct Authorizer {
 pub enum AuthorizerKind {
     Function(FunctionAuthorizer),
     /// `jwt` and `cognito_user_pools`: the token is checked here.
-    Jwt(JwtAuthorizer),
+    Jwt(Box<JwtAuthorizer>),
     /// A function authorizer whose URI names an undefined stage variable in this stage: its
     /// routes answer AUTHORIZER_CONFIGURATION_ERROR (the compile warned).
     Misconfigured {
@@ -50,12 +52,6 @@ pub struct FunctionAuthorizer {
     pub invocation_paths: Box<[(Arc<str>, Arc<str>)]>,
 }
 
-impl FunctionAuthorizer {
-    pub fn invocation_path(&self, version: &str) -> &str {
-        super::function::invocation_path(&self.invocation_paths, version)
-    }
-}
-
 #[derive(Debug)]
 pub struct JwtAuthorizer {
     /// `iss` must be one of these (one for `jwt`, one per user pool for Cognito).
@@ -69,6 +65,51 @@ pub struct JwtAuthorizer {
     pub leeway_seconds: u64,
     /// The key sets to find a token's `kid` in.
     pub keys: Box<[Arc<super::jwks::Jwks>]>,
+    /// The claim checks for RSA-signed and EC-signed tokens, built once: jsonwebtoken wants
+    /// every algorithm of a `Validation` in the key's family.
+    pub rsa: jsonwebtoken::Validation,
+    pub ec: jsonwebtoken::Validation,
+}
+
+impl JwtAuthorizer {
+    pub fn new(
+        issuers: Box<[String]>,
+        audience: Box<[Box<str>]>,
+        cognito: bool,
+        leeway_seconds: u64,
+        keys: Box<[Arc<super::jwks::Jwks>]>,
+    ) -> JwtAuthorizer {
+        use jsonwebtoken::{Algorithm, Validation};
+        let validation = |algorithms: &[Algorithm]| {
+            let mut v = Validation::new(algorithms[0]);
+            v.algorithms = algorithms.to_vec();
+            v.leeway = leeway_seconds;
+            v.validate_nbf = true;
+            // `aud` or `client_id`: checked by the authorizer, which knows both.
+            v.validate_aud = false;
+            v.set_required_spec_claims(&["exp", "iss"]);
+            v.set_issuer(&issuers);
+            v
+        };
+        JwtAuthorizer {
+            rsa: validation(super::jwks::RSA_ALGORITHMS),
+            ec: validation(super::jwks::EC_ALGORITHMS),
+            issuers,
+            audience,
+            cognito,
+            leeway_seconds,
+            keys,
+        }
+    }
+
+    /// The checks for a token signed with `alg` (one of the algorithms a JWKS key allows).
+    pub fn validation(&self, alg: jsonwebtoken::Algorithm) -> &jsonwebtoken::Validation {
+        if super::jwks::EC_ALGORITHMS.contains(&alg) {
+            &self.ec
+        } else {
+            &self.rsa
+        }
+    }
 }
 
 /// What an authorizer decided for one identity: reused for every request with that identity

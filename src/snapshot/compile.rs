@@ -651,6 +651,13 @@ impl Compiler<'_> {
                 Arc::new(Authorizer {
                     metrics: crate::metrics::AuthorizerMetrics::new(&label),
                     label,
+                    arn_prefix: super::policy::arn_prefix(
+                        super::policy::ARN_REGION,
+                        super::policy::ARN_ACCOUNT,
+                        api,
+                        at.stage,
+                    )
+                    .into(),
                     kind,
                     identity: identity.into(),
                     validation,
@@ -734,16 +741,15 @@ impl Compiler<'_> {
             }
             keys.push(jwks);
         }
-        AuthorizerKind::Jwt(JwtAuthorizer {
+        AuthorizerKind::Jwt(Box::new(JwtAuthorizer::new(
             issuers,
-            audience: d.audience.iter().map(|a| a.value.as_str().into()).collect(),
+            d.audience.iter().map(|a| a.value.as_str().into()).collect(),
             cognito,
-            leeway_seconds: d
-                .leeway_seconds
+            d.leeway_seconds
                 .as_ref()
                 .map_or(def::DEFAULT_LEEWAY_SECONDS, |l| l.value),
-            keys: keys.into(),
-        })
+            keys.into(),
+        )))
     }
 
     fn integration(

@@ -25,6 +25,10 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
 /// A JWKS is a few keys; anything larger is not one.
 const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 
+/// What an RSA key verifies; what an EC key verifies. Nothing else is accepted.
+pub const RSA_ALGORITHMS: &[Algorithm] = &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512];
+pub const EC_ALGORITHMS: &[Algorithm] = &[Algorithm::ES256, Algorithm::ES384];
+
 /// Where a key set comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -69,11 +73,9 @@ impl KeySet {
             let Some(kid) = jwk.common.key_id.clone() else {
                 continue;
             };
-            let algorithms: &'static [Algorithm] = match &jwk.algorithm {
-                AlgorithmParameters::RSA(_) => {
-                    &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
-                }
-                AlgorithmParameters::EllipticCurve(_) => &[Algorithm::ES256, Algorithm::ES384],
+            let algorithms = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => RSA_ALGORITHMS,
+                AlgorithmParameters::EllipticCurve(_) => EC_ALGORITHMS,
                 // Symmetric and other keys: a public key set has no business with them.
                 _ => continue,
             };

@@ -168,8 +168,30 @@ fn matches(pattern: &str, text: &str, same: impl Fn(u8, u8) -> bool) -> bool {
     p[pi..].iter().all(|&c| c == b'*')
 }
 
-/// The `methodArn` of a request, as AWS builds it: the real path (a `{proxy+}` match shows the
-/// concrete path), without its leading slash.
+/// The region and account of the `methodArn` a function sees: stagecraft has neither, and
+/// functions build their policy's resources from the ARN they are given, so any fixed values do.
+pub const ARN_REGION: &str = "local";
+pub const ARN_ACCOUNT: &str = "000000000000";
+
+/// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/`: what every `methodArn` of one stage starts
+/// with, built once when the stage's authorizers are compiled.
+pub fn arn_prefix(region: &str, account: &str, api: &str, stage: &str) -> String {
+    format!("arn:aws:execute-api:{region}:{account}:{api}/{stage}/")
+}
+
+/// The `methodArn` of a request under its stage's prefix, as AWS builds it: the real path (a
+/// `{proxy+}` match shows the concrete path), without its leading slash.
+pub fn method_arn_under(prefix: &str, verb: &str, path: &str) -> String {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let mut arn = String::with_capacity(prefix.len() + verb.len() + 1 + path.len());
+    arn.push_str(prefix);
+    arn.push_str(verb);
+    arn.push('/');
+    arn.push_str(path);
+    arn
+}
+
+/// The `methodArn` of a request, all parts given.
 pub fn method_arn(
     region: &str,
     account: &str,
@@ -178,8 +200,7 @@ pub fn method_arn(
     verb: &str,
     path: &str,
 ) -> String {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    format!("arn:aws:execute-api:{region}:{account}:{api}/{stage}/{verb}/{path}")
+    method_arn_under(&arn_prefix(region, account, api, stage), verb, path)
 }
 
 #[cfg(test)]

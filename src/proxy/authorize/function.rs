@@ -8,13 +8,14 @@
 use super::AuthError;
 use crate::proxy::context::RequestCtx;
 use crate::proxy::facts::Facts;
-use crate::proxy::integration::function::{function_error, proxy_event};
-use crate::proxy::integration::mapping::{self, View};
-use crate::proxy::integration::round_trip;
+use crate::proxy::integration::function::{function_error, invocation_path, proxy_event};
+use crate::proxy::integration::mapping::View;
+use crate::proxy::integration::{round_trip, Outgoing};
 use crate::proxy::route::Call;
-use crate::proxy::upstream::{self, Endpoint};
+use crate::proxy::upstream::Endpoint;
 use crate::snapshot::authorizer::{Decision, FunctionAuthorizer};
 use crate::snapshot::policy::Policy;
+use crate::snapshot::Route;
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
@@ -33,6 +34,9 @@ pub async fn call(
     call: &Call,
     connector: &Connector,
 ) -> Result<Decision, AuthError> {
+    let route = call
+        .route()
+        .ok_or_else(|| AuthError::Configuration("route vanished".into()))?;
     let event = if f.token {
         json!({
             "type": "TOKEN",
@@ -40,32 +44,28 @@ pub async fn call(
             "methodArn": arn,
         })
     } else {
-        request_event(req, ctx, call, arn)?
+        request_event(req, ctx, call, route, arn)
     };
     let endpoint = Endpoint::pick(&f.target, &req.headers);
-    let path = if f.uri_path {
-        let route = call
-            .route()
-            .ok_or_else(|| AuthError::Configuration("route vanished".into()))?;
-        mapping::upstream_path(
-            &f.target.path,
-            call.rest(req),
-            &[],
+    let invocation = Outgoing {
+        method: http::Method::POST,
+        path: invocation_path(
+            &f.target,
+            f.uri_path,
+            &f.invocation_paths,
+            &endpoint.version.name,
+            req,
+            call,
             route,
-            None,
-            &[f.target.query.as_deref()],
-        )
-    } else {
-        let mut p = f.invocation_path(&endpoint.version.name).to_string();
-        if let Some(q) = &f.target.query {
-            p.push('?');
-            p.push_str(q);
-        }
-        p
+        ),
+        content_type: Some("application/json"),
+        headers: &[],
+        body: Bytes::from(event.to_string()),
     };
-    let body = Bytes::from(event.to_string());
-    let head = invocation_head(&path, body.len(), req, ctx, &endpoint)
+    let head = invocation
+        .head(req, ctx, &endpoint)
         .map_err(|e| AuthError::Configuration(format!("building the invocation: {e}")))?;
+    let body = invocation.body;
     let peer = endpoint.peer();
     let answered = tokio::time::timeout(
         endpoint.timeout,
@@ -94,31 +94,15 @@ pub async fn call(
     )
 }
 
-fn invocation_head(
-    path: &str,
-    len: usize,
-    req: &RequestHeader,
-    ctx: &RequestCtx,
-    endpoint: &Endpoint,
-) -> pingora::Result<RequestHeader> {
-    let mut up = RequestHeader::build(http::Method::POST, path.as_bytes(), Some(8))?;
-    up.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    up.insert_header(http::header::CONTENT_LENGTH, len)?;
-    upstream::stamp(&mut up, req, ctx, endpoint.host(), &[])?;
-    Ok(up)
-}
-
 /// AWS's REQUEST event: the proxy event's request parts without the body, with `type` and
 /// `methodArn`.
 fn request_event(
     req: &RequestHeader,
     ctx: &RequestCtx,
     call: &Call,
+    route: &Route,
     arn: &str,
-) -> Result<Value, AuthError> {
-    let route = call
-        .route()
-        .ok_or_else(|| AuthError::Configuration("route vanished".into()))?;
+) -> Value {
     let view = View::new(Facts::new(req, ctx), call, route);
     let mut event = proxy_event(&view, &[]);
     if let Value::Object(o) = &mut event {
@@ -127,7 +111,7 @@ fn request_event(
         o.insert("type".into(), Value::String("REQUEST".into()));
         o.insert("methodArn".into(), Value::String(arn.into()));
     }
-    Ok(event)
+    event
 }
 
 /// The function's answer as a decision, or why it is none.

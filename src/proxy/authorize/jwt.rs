@@ -11,7 +11,7 @@ use super::AuthError;
 use crate::snapshot::authorizer::{Decision, JwtAuthorizer};
 use crate::snapshot::policy::Policy;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{decode, decode_header, Validation};
+use jsonwebtoken::{decode, decode_header};
 use serde_json::{Map, Value};
 
 fn invalid(why: &str) -> AuthError {
@@ -51,22 +51,17 @@ pub async fn verify(j: &JwtAuthorizer, value: &str) -> Result<Decision, AuthErro
     if !key.algorithms.contains(&header.alg) {
         return Err(invalid("the token's algorithm does not match its key"));
     }
-    let mut v = Validation::new(header.alg);
-    v.leeway = j.leeway_seconds;
-    v.validate_nbf = true;
-    v.validate_aud = false;
-    v.set_required_spec_claims(&["exp", "iss"]);
-    v.set_issuer(&j.issuers);
-    let data = decode::<Map<String, Value>>(token, &key.key, &v).map_err(|e| {
-        invalid(match e.kind() {
-            ErrorKind::ExpiredSignature => "the token is expired",
-            ErrorKind::ImmatureSignature => "the token is not valid yet",
-            ErrorKind::InvalidIssuer => "the token does not have a valid issuer",
-            ErrorKind::InvalidSignature => "the token's signature is invalid",
-            ErrorKind::MissingRequiredClaim(_) => "the token lacks exp or iss",
-            _ => "the token is invalid",
-        })
-    })?;
+    let data =
+        decode::<Map<String, Value>>(token, &key.key, j.validation(header.alg)).map_err(|e| {
+            invalid(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token is expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet",
+                ErrorKind::InvalidIssuer => "the token does not have a valid issuer",
+                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks exp or iss",
+                _ => "the token is invalid",
+            })
+        })?;
     let claims = data.claims;
     if !j.audience.is_empty() {
         let named = |v: Option<&Value>| match v {

@@ -29,11 +29,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The region and account of the `methodArn` a function sees: stagecraft has neither, and
-/// functions build their policy's resources from the ARN they are given, so any fixed values do.
-pub const ARN_REGION: &str = "local";
-pub const ARN_ACCOUNT: &str = "000000000000";
-
 /// Why an authorizer decided nothing.
 #[derive(Debug, Clone)]
 pub enum AuthError {
@@ -129,7 +124,7 @@ pub async fn authorize(
             return Err(GatewayError::Unauthorized.into());
         }
     }
-    let arn = method_arn(req, ctx, call);
+    let arn = policy::method_arn_under(&a.arn_prefix, req.method.as_str(), call.rest(req));
     let called = AtomicBool::new(false);
     let decide = async {
         called.store(true, Ordering::Relaxed);
@@ -250,21 +245,6 @@ pub fn cache_key(identity: &[String]) -> [u8; 32] {
         h.update(v.as_bytes());
     }
     h.finalize().into()
-}
-
-/// This request's `methodArn`: the stage, the method and the real path after the base path.
-fn method_arn(req: &RequestHeader, ctx: &RequestCtx, call: &Call) -> String {
-    let facts = Facts::new(req, ctx);
-    let api = facts.value(&crate::snapshot::mapping::ContextField::ApiId);
-    let stage = ctx.labels.stage.as_deref().unwrap_or("");
-    policy::method_arn(
-        ARN_REGION,
-        ARN_ACCOUNT,
-        &api,
-        stage,
-        req.method.as_str(),
-        call.rest(req),
-    )
 }
 
 #[cfg(test)]

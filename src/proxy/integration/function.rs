@@ -16,14 +16,18 @@ use super::response::{respond, Integrated};
 use super::{content_type, exchange, Exchanged, Failure, Job, Outgoing};
 use crate::proxy::facts::Facts;
 use crate::proxy::respond::{Answer, GatewayError};
+use crate::proxy::route::Call;
 use crate::proxy::upstream::Endpoint;
 use crate::snapshot::function::{FunctionIntegration, FunctionKind};
 use crate::snapshot::templated::{media_type, Mapping, RequestBody};
+use crate::snapshot::{ProxyIntegration, Route};
 use crate::template::{Overrides, RequestOverrides};
 use base64::Engine as _;
 use bytes::Bytes;
+use pingora::http::RequestHeader;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 pub async fn serve(
     job: &Job<'_>,
@@ -49,25 +53,16 @@ pub async fn serve(
         },
     };
 
-    let target = &f.target;
-    let endpoint = Endpoint::pick(target, &req.headers);
-    let path = if f.uri_path {
-        mapping::upstream_path(
-            &target.path,
-            job.call.rest(req),
-            &job.call.captures,
-            route,
-            None,
-            &[target.query.as_deref()],
-        )
-    } else {
-        let mut p = f.invocation_path(&endpoint.version.name).to_string();
-        if let Some(q) = &target.query {
-            p.push('?');
-            p.push_str(q);
-        }
-        p
-    };
+    let endpoint = Endpoint::pick(&f.target, &req.headers);
+    let path = invocation_path(
+        &f.target,
+        f.uri_path,
+        &f.invocation_paths,
+        &endpoint.version.name,
+        req,
+        job.call,
+        route,
+    );
     let invocation = Outgoing {
         method: http::Method::POST,
         path,
@@ -147,6 +142,36 @@ pub async fn serve(
             respond(&mut view, responses, got, message.as_deref(), limits)
         }
     }
+}
+
+/// Where a function is invoked: the URI's own path when it has one (captures filled), else the
+/// picked version's invocation path; the URI's query either way. For integrations and
+/// authorizers alike.
+pub(crate) fn invocation_path(
+    target: &ProxyIntegration,
+    uri_path: bool,
+    paths: &[(Arc<str>, Arc<str>)],
+    version: &str,
+    req: &RequestHeader,
+    call: &Call,
+    route: &Route,
+) -> String {
+    if uri_path {
+        return mapping::upstream_path(
+            &target.path,
+            call.rest(req),
+            &call.captures,
+            route,
+            None,
+            &[target.query.as_deref()],
+        );
+    }
+    let mut p = crate::snapshot::function::invocation_path(paths, version).to_string();
+    if let Some(q) = &target.query {
+        p.push('?');
+        p.push_str(q);
+    }
+    p
 }
 
 /// The first bytes of a function's answer, for the log.

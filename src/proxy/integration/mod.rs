@@ -196,7 +196,14 @@ pub struct Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
-    fn head(&self, job: &Job<'_>, endpoint: &Endpoint) -> pingora::Result<RequestHeader> {
+    /// The request head, framed and stamped as every upstream request is (integrations and
+    /// authorizer calls alike).
+    pub fn head(
+        &self,
+        req: &RequestHeader,
+        ctx: &RequestCtx,
+        endpoint: &Endpoint,
+    ) -> pingora::Result<RequestHeader> {
         let mut up = RequestHeader::build(
             self.method.clone(),
             self.path.as_bytes(),
@@ -206,7 +213,7 @@ impl Outgoing<'_> {
             up.insert_header(::http::header::CONTENT_TYPE, ct)?;
         }
         up.insert_header(::http::header::CONTENT_LENGTH, self.body.len())?;
-        upstream::stamp(&mut up, job.req, job.ctx, endpoint.host(), self.headers)?;
+        upstream::stamp(&mut up, req, ctx, endpoint.host(), self.headers)?;
         Ok(up)
     }
 }
@@ -220,7 +227,7 @@ pub async fn exchange(
     exchanged: &mut Option<Exchanged>,
 ) -> Result<(ResponseHeader, Bytes), Failure> {
     let header = out
-        .head(job, endpoint)
+        .head(job.req, job.ctx, endpoint)
         .map_err(|e| Failure::internal(format!("building the integration request: {e}")))?;
     let body = out.body;
     let sent = Instant::now();

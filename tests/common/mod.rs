@@ -89,15 +89,26 @@ pub fn reserve_port() -> u16 {
 }
 
 /// `n` distinct free loopback ports (all listeners are held until every port is known,
-/// so the OS cannot hand out the same port twice).
+/// so the OS cannot hand out the same port twice), none of them handed out before by this
+/// process: a released port (a "dead" backend's) must not come back as a gateway's listener.
 pub fn reserve_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local_addr").port())
-        .collect()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut listeners: Vec<TcpListener> = Vec::with_capacity(n);
+    let mut ports = Vec::with_capacity(n);
+    while ports.len() < n {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        // A port given before stays bound here until the loop ends, so the OS picks another.
+        if !given.contains(&port) {
+            given.push(port);
+            ports.push(port);
+        }
+        listeners.push(l);
+    }
+    ports
 }
 
 /// A loopback address where nothing listens (for "backend down" cases).

@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
         identity: Identity {
             source_ip: "203.0.113.1".into(),
             user_agent: "curl".into(),
+            ..Identity::default()
         },
         ..ContextData::default()
     };

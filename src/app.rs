@@ -33,6 +33,18 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
         tracing::warn!("{w}");
     }
     let settings = snap.server.clone();
+    let usage = Arc::new(crate::usage::Store::new(&settings.usage));
+    let persister = Arc::new(crate::usage::persist::Persister::new(
+        carried.usage.clone(),
+        &settings.usage.state_dir,
+    ));
+    match persister.restore() {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(counters = n, file = %persister.path().display(), "usage counters restored")
+        }
+        Err(e) => tracing::error!("cannot read the saved usage counters ({e}); counting from zero"),
+    }
     tracing::info!(stages = snap.stages.len(), hash = %snap.hash, "configuration loaded");
     crate::metrics::config_loaded(snap.generation);
     let store = Arc::new(Store::new(snap));
@@ -55,7 +67,7 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
 
     let inflight = InFlight::default();
     let mut app = HttpProxy::new(
-        Gateway::new(store.clone(), inflight.clone()),
+        Gateway::new(store.clone(), inflight.clone(), usage.clone()),
         server.configuration.clone(),
     );
     app.handle_init_modules();
@@ -113,8 +125,19 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
         },
     ));
     server.add_service(background_service(
+        "usage store",
+        crate::usage::service::UsageService {
+            store: usage,
+            persister: persister.clone(),
+        },
+    ));
+    server.add_service(background_service(
         "graceful shutdown",
-        DrainService { inflight, store },
+        DrainService {
+            inflight,
+            store,
+            usage: persister,
+        },
     ));
     server.run_forever()
 }

@@ -30,3 +30,4 @@ pub mod store;
 pub mod template;
 pub mod timefmt;
 pub mod tls;
+pub mod usage;

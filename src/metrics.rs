@@ -475,11 +475,111 @@ pub fn upstream_connect_failed() {
     }
 }
 
+struct UsageFamilies {
+    keyed: IntCounterVec,
+    store_errors: IntCounter,
+}
+
+static USAGE: LazyLock<Option<UsageFamilies>> = LazyLock::new(|| {
+    let keyed = IntCounterVec::new(
+        Opts::new(
+            "stagecraft_api_key_requests_total",
+            "Requests to routes that require an API key, by usage plan (\"\" for a key in none) and result (ok, invalid, throttled, quota_exceeded, store_error)",
+        ),
+        &["plan", "result"],
+    )
+    .ok()?;
+    let store_errors = IntCounter::new(
+        "stagecraft_usage_store_errors_total",
+        "Calls to the shared usage store (Redis) that failed or timed out",
+    )
+    .ok()?;
+    Some(UsageFamilies {
+        keyed: register(keyed),
+        store_errors: register(store_errors),
+    })
+});
+
+/// What the API-key and usage-plan steps made of a keyed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyResult {
+    Ok,
+    /// Missing, unknown, disabled, or in no plan of the stage (403 INVALID_API_KEY).
+    Invalid,
+    Throttled,
+    QuotaExceeded,
+    /// The shared store failed and `on_store_error: deny` refused the request (503).
+    StoreError,
+}
+
+impl KeyResult {
+    const ALL: [KeyResult; 5] = [
+        KeyResult::Ok,
+        KeyResult::Invalid,
+        KeyResult::Throttled,
+        KeyResult::QuotaExceeded,
+        KeyResult::StoreError,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            KeyResult::Ok => "ok",
+            KeyResult::Invalid => "invalid",
+            KeyResult::Throttled => "throttled",
+            KeyResult::QuotaExceeded => "quota_exceeded",
+            KeyResult::StoreError => "store_error",
+        }
+    }
+}
+
+/// The handles of one usage plan (`""`: keys in no plan), resolved when the snapshot is compiled.
+pub struct PlanMetrics {
+    keyed: Option<[IntCounter; 5]>,
+}
+
+impl std::fmt::Debug for PlanMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlanMetrics")
+    }
+}
+
+impl PlanMetrics {
+    /// `plan`: the plan's name, never a key.
+    pub fn new(plan: &str) -> PlanMetrics {
+        let keyed = USAGE.as_ref().and_then(|f| {
+            let v: Vec<IntCounter> = KeyResult::ALL
+                .iter()
+                .filter_map(|r| {
+                    f.keyed
+                        .get_metric_with_label_values(&[plan, r.label()])
+                        .ok()
+                })
+                .collect();
+            v.try_into().ok()
+        });
+        PlanMetrics { keyed }
+    }
+
+    pub fn count(&self, r: KeyResult) {
+        if let Some(c) = &self.keyed {
+            c[r as usize].inc();
+        }
+    }
+}
+
+/// One failed call to the shared usage store.
+pub fn usage_store_error() {
+    if let Some(f) = USAGE.as_ref() {
+        f.store_errors.inc();
+    }
+}
+
 /// The text exposition of every registered metric.
 pub fn render() -> Vec<u8> {
     LazyLock::force(&CONFIG);
     LazyLock::force(&REQUESTS);
     LazyLock::force(&CONNECTIONS);
+    LazyLock::force(&USAGE);
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&prometheus::gather(), &mut out) {
         tracing::warn!("encoding metrics: {e}");

@@ -78,6 +78,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Lingering<A> {
 pub struct DrainService {
     pub inflight: InFlight,
     pub store: Arc<Store>,
+    /// Saved once the last request is answered: a graceful stop loses no count.
+    pub usage: Arc<crate::usage::persist::Persister>,
 }
 
 #[async_trait]
@@ -97,6 +99,12 @@ impl BackgroundService for DrainService {
         loop {
             if self.inflight.count() == 0 {
                 tracing::info!("every request answered; exiting");
+                let usage = self.usage.clone();
+                match tokio::task::spawn_blocking(move || usage.save()).await {
+                    Ok(Err(e)) => tracing::error!("cannot save usage counters: {e}"),
+                    Err(e) => tracing::error!("saving usage counters: {e}"),
+                    Ok(Ok(())) => {}
+                }
                 crate::accesslog::flush();
                 std::process::exit(0);
             }

@@ -5,10 +5,12 @@ mod canary;
 mod deploy;
 mod diff;
 mod history;
+mod keys;
 mod promote;
 mod render;
 mod rollback;
 mod routes;
+mod usage;
 
 use crate::config::{self, Scope};
 use clap::{Parser, Subcommand};
@@ -62,6 +64,10 @@ pub enum Command {
     Promote(promote::Args),
     /// Show what each stage serves: routes, integrations and where their URIs resolve.
     Routes(routes::Args),
+    /// API keys: create (the value is printed once), list, enable, disable, delete.
+    Keys(keys::Args),
+    /// Each key's quota used and left in the current period, from the running store.
+    Usage(usage::Args),
 }
 
 /// `--config DIR`, shared by the lifecycle commands.
@@ -95,6 +101,8 @@ pub fn main() -> ExitCode {
         Command::Canary(args) => canary::run(&args),
         Command::Promote(args) => promote::run(&args),
         Command::Routes(args) => routes::run(&args),
+        Command::Keys(args) => keys::run(&args),
+        Command::Usage(args) => usage::run(&args),
     }
 }
 

@@ -34,6 +34,9 @@ pub enum Field {
     ErrorValidationErrorString,
     /// `authorizer.principalId`, `authorizer.KEY`, `authorizer.claims.NAME`.
     Authorizer(std::sync::Arc<str>),
+    /// `identity.apiKey`: never the value in a log; its last four characters after `****`.
+    ApiKey,
+    ApiKeyId,
 }
 
 const FIELDS: &[(&str, Field)] = &[
@@ -50,6 +53,8 @@ const FIELDS: &[(&str, Field)] = &[
     ("integration.latency", Field::IntegrationLatency),
     ("identity.sourceIp", Field::SourceIp),
     ("identity.userAgent", Field::UserAgent),
+    ("identity.apiKeyId", Field::ApiKeyId),
+    ("identity.apiKey", Field::ApiKey),
     ("requestTimeEpoch", Field::RequestTimeEpoch),
     ("requestTime", Field::RequestTime),
     ("domainName", Field::DomainName),

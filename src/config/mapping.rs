@@ -71,6 +71,10 @@ pub enum ContextField {
     /// `authorizer.principalId`, `authorizer.KEY` (a key of the authorizer's context) or
     /// `authorizer.claims.NAME` (a JWT's claim): empty when the route has no authorizer.
     Authorizer(std::sync::Arc<str>),
+    /// `identity.apiKey`: the API key the request was admitted with (empty without one).
+    ApiKey,
+    /// `identity.apiKeyId`: that key's name.
+    ApiKeyId,
 }
 
 impl ContextField {
@@ -94,6 +98,8 @@ impl ContextField {
             "resourceId" => ResourceId,
             "identity.sourceIp" => SourceIp,
             "identity.userAgent" => UserAgent,
+            "identity.apiKey" => ApiKey,
+            "identity.apiKeyId" => ApiKeyId,
             "isCanaryRequest" => IsCanaryRequest,
             "error.message" => ErrorMessage,
             "error.messageString" => ErrorMessageString,

@@ -316,7 +316,7 @@ pub fn check_gateway_responses(
         if ResponseType::parse(name).is_none() {
             out.push((
                 line,
-                format!("unknown gateway response type {name:?} (expected one of AWS's types, such as DEFAULT_4XX, UNAUTHORIZED or THROTTLED, or METHOD_NOT_ALLOWED, URI_TOO_LONG, HEADERS_TOO_LARGE, BAD_REQUEST, FAULT_INJECTED)"),
+                format!("unknown gateway response type {name:?} (expected one of AWS's types, such as DEFAULT_4XX, UNAUTHORIZED or THROTTLED, or METHOD_NOT_ALLOWED, URI_TOO_LONG, HEADERS_TOO_LARGE, BAD_REQUEST, FAULT_INJECTED, USAGE_STORE_UNAVAILABLE)"),
             ));
             continue;
         }

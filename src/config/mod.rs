@@ -15,12 +15,14 @@ pub mod method;
 pub mod model;
 pub mod models;
 pub mod names;
+pub mod plans;
 pub mod problem;
 pub mod response_type;
 pub mod route;
 pub mod sticky;
 pub mod typed;
 pub mod uri;
+pub mod usage;
 pub mod validate;
 
 pub use model::*;
@@ -34,6 +36,7 @@ pub const GATEWAY_FILE: &str = "gateway.yaml";
 pub const APIS_DIR: &str = "apis";
 pub const DEPLOYMENTS_DIR: &str = "deployments";
 pub const STAGES_DIR: &str = "stages";
+pub use usage::{API_KEYS_DIR, USAGE_PLANS_DIR};
 
 /// One file read from the configuration directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +112,14 @@ pub fn read_sources(dir: &Path, scope: Scope) -> Result<SourceSet, Problems> {
         )),
     }
     let subdirs: &[&str] = match scope {
-        Scope::Served => &[DEPLOYMENTS_DIR, STAGES_DIR],
-        Scope::All => &[APIS_DIR, DEPLOYMENTS_DIR, STAGES_DIR],
+        Scope::Served => &[DEPLOYMENTS_DIR, STAGES_DIR, USAGE_PLANS_DIR, API_KEYS_DIR],
+        Scope::All => &[
+            APIS_DIR,
+            DEPLOYMENTS_DIR,
+            STAGES_DIR,
+            USAGE_PLANS_DIR,
+            API_KEYS_DIR,
+        ],
     };
     for sub in subdirs {
         let path = dir.join(sub);
@@ -179,6 +188,8 @@ pub struct RawConfig {
     pub apis: BTreeMap<String, ApiFile>,
     pub deployments: BTreeMap<String, DeploymentFile>,
     pub stages: BTreeMap<String, StageFile>,
+    pub usage_plans: BTreeMap<String, usage::UsagePlanFile>,
+    pub api_keys: BTreeMap<String, usage::ApiKeyFile>,
     /// The text of each deployment file, by id: the model cannot show whether a deployment was
     /// edited after `stagecraft deploy` sealed it (see `integrity`), its text can.
     pub deployment_texts: BTreeMap<String, String>,
@@ -223,6 +234,8 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
     let mut apis = BTreeMap::new();
     let mut deployments = BTreeMap::new();
     let mut stages = BTreeMap::new();
+    let mut usage_plans = BTreeMap::new();
+    let mut api_keys = BTreeMap::new();
     let mut deployment_texts = BTreeMap::new();
     for f in &sources.files {
         let stem = f.stem().to_string();
@@ -238,6 +251,12 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
             STAGES_DIR => parse_yaml::<StageFile>(f).map(|v| {
                 stages.insert(stem, v);
             }),
+            USAGE_PLANS_DIR => parse_yaml::<usage::UsagePlanFile>(f).map(|v| {
+                usage_plans.insert(stem, v);
+            }),
+            API_KEYS_DIR => parse_yaml::<usage::ApiKeyFile>(f).map(|v| {
+                api_keys.insert(stem, v);
+            }),
             _ => parse_yaml::<GatewayFile>(f).map(|v| gateway = Some(v)),
         };
         if let Err(p) = result {
@@ -252,6 +271,8 @@ pub fn parse_sources(sources: &SourceSet) -> Result<RawConfig, Problems> {
             apis,
             deployments,
             stages,
+            usage_plans,
+            api_keys,
             deployment_texts,
         }),
         _ => Err(problems),

@@ -14,6 +14,7 @@ use super::route::RouteSpec;
 use super::sticky::StickyKey;
 use super::typed::{line_of, Typed};
 use super::uri::IntegrationUri;
+use super::usage::{ApiKeyFile, ApiKeySource, UsageDef, UsagePlanFile};
 use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
@@ -48,6 +49,9 @@ pub struct GatewayFile {
     /// The throttle of every stage that sets none (each stage its own bucket).
     #[serde(default)]
     pub throttle: Option<ThrottleDef>,
+    /// Where API keys' quotas (and, shared, their plan throttles) are counted.
+    #[serde(default)]
+    pub usage: Option<UsageDef>,
 }
 
 /// `limits:` in gateway.yaml; defaults follow AWS API Gateway.
@@ -136,6 +140,7 @@ pub struct ApiSettings<'a> {
     pub gateway_responses: &'a BTreeMap<String, Located<GatewayResponseDef>>,
     pub authorizers: &'a BTreeMap<String, Located<AuthorizerDef>>,
     pub default_authorizer: Option<&'a Located<String>>,
+    pub api_key_source: Option<&'a Located<ApiKeySource>>,
 }
 
 /// Declares a file model that holds an API: its routes and the API-level settings of the method
@@ -169,6 +174,9 @@ macro_rules! api_document {
             /// The authorizer of every route that names none (`none`: no authorizer).
             #[serde(default)]
             pub default_authorizer: Option<Located<String>>,
+            /// Where keyed routes read the API key: `header` (`x-api-key`) or `authorizer`.
+            #[serde(default)]
+            pub api_key_source: Option<Located<ApiKeySource>>,
         }
 
         impl $name {
@@ -181,6 +189,7 @@ macro_rules! api_document {
                     gateway_responses: &self.gateway_responses,
                     authorizers: &self.authorizers,
                     default_authorizer: self.default_authorizer.as_ref(),
+                    api_key_source: self.api_key_source.as_ref(),
                 }
             }
         }
@@ -231,6 +240,9 @@ pub struct RouteDef {
     /// `jwt` / `cognito_user_pools`: the token's `scope` must hold one of these.
     #[serde(default)]
     pub authorization_scopes: Vec<Located<String>>,
+    /// Only callers with an enabled API key in a usage plan of this stage (403 otherwise).
+    #[serde(default)]
+    pub api_key_required: Option<Located<bool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -344,6 +356,33 @@ pub struct CanaryDef {
 pub struct ThrottleDef {
     pub rate: Located<f64>,
     pub burst: Located<u64>,
+}
+
+impl ThrottleDef {
+    /// A token bucket's settings: a rate above 0, a burst of at least 1.
+    pub fn problems(&self, file: &str) -> super::Problems {
+        use super::{Problem, Problems};
+        let t = self;
+        let mut problems = Problems::default();
+        if !(t.rate.value > 0.0 && t.rate.value.is_finite()) {
+            problems.push(Problem::error(
+                file,
+                line_of(&t.rate),
+                format!(
+                    "throttle rate {} must be above 0 (requests per second)",
+                    t.rate.value
+                ),
+            ));
+        }
+        if t.burst.value == 0 {
+            problems.push(Problem::error(
+                file,
+                line_of(&t.burst),
+                "throttle burst must be at least 1",
+            ));
+        }
+        problems
+    }
 }
 
 /// Fault injection, as Envoy's fault filter: delay or abort a share of requests.
@@ -558,6 +597,14 @@ impl FileModel for ApiFile {
         self.routes.iter_mut().for_each(RouteDef::explain);
     }
 }
+
+impl FileModel for ApiKeyFile {
+    fn explain(&mut self) {
+        self.hash.explain(|e| format!("hash: {e}"));
+    }
+}
+
+impl FileModel for UsagePlanFile {}
 
 impl FileModel for DeploymentFile {
     fn explain(&mut self) {

@@ -59,6 +59,8 @@ response_types! {
     BadRequest => "BAD_REQUEST",
     /// Fault injection's abort, with the status configured on the route or stage.
     FaultInjected => "FAULT_INJECTED",
+    /// 503: the shared usage store failed and `on_store_error` is `deny`.
+    UsageStoreUnavailable => "USAGE_STORE_UNAVAILABLE",
 }
 
 use ResponseType::*;
@@ -73,7 +75,12 @@ impl ResponseType {
     pub fn is_aws(self) -> bool {
         !matches!(
             self,
-            MethodNotAllowed | UriTooLong | HeadersTooLarge | BadRequest | FaultInjected
+            MethodNotAllowed
+                | UriTooLong
+                | HeadersTooLarge
+                | BadRequest
+                | FaultInjected
+                | UsageStoreUnavailable
         )
     }
 
@@ -101,6 +108,7 @@ impl ResponseType {
             MethodNotAllowed => 405,
             UriTooLong => 414,
             HeadersTooLarge => 431,
+            UsageStoreUnavailable => 503,
             Default4xx | Default5xx | FaultInjected => return None,
         })
     }
@@ -133,6 +141,7 @@ impl ResponseType {
             UriTooLong => "Request-URI Too Long",
             HeadersTooLarge => "Request Header Fields Too Large",
             FaultInjected => "Fault injected",
+            UsageStoreUnavailable => "Service Unavailable",
         }
     }
 
@@ -200,7 +209,7 @@ mod tests {
         let mut names: Vec<_> = ResponseType::ALL.iter().map(|t| t.name()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 26);
+        assert_eq!(names.len(), 27);
     }
 
     #[test]

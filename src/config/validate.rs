@@ -77,6 +77,7 @@ pub fn validate(raw: &RawConfig) -> Problems {
         v.method_request(&file, &dep.settings(), &dep.routes);
     }
     v.stages(raw);
+    v.problems.extend(super::plans::check(raw));
     v.problems
 }
 
@@ -621,25 +622,7 @@ pub fn integration(file: &str, spec: &RouteSpec, i: &IntegrationDef) -> Problems
 
 /// A token bucket's settings: a rate above 0, a burst of at least 1.
 pub fn throttle(file: &str, t: &ThrottleDef) -> Problems {
-    let mut problems = Problems::default();
-    if !(t.rate.value > 0.0 && t.rate.value.is_finite()) {
-        problems.push(Problem::error(
-            file,
-            line(&t.rate),
-            format!(
-                "throttle rate {} must be above 0 (requests per second)",
-                t.rate.value
-            ),
-        ));
-    }
-    if t.burst.value == 0 {
-        problems.push(Problem::error(
-            file,
-            line(&t.burst),
-            "throttle burst must be at least 1",
-        ));
-    }
-    problems
+    t.problems(file)
 }
 
 /// The versions an alias of backend `bname` weighs and their weights, with what is wrong with

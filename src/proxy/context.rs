@@ -34,6 +34,8 @@ pub struct RequestCtx {
     pub error: OnceLock<Box<ErrorFacts>>,
     /// The authorizer's decision (`$context.authorizer.*`), when the route has one.
     pub authorized: Option<Arc<Decision>>,
+    /// The API key the request was admitted with (`$context.identity.apiKey`), on keyed routes.
+    pub api_key: Option<ApiKey>,
     /// The wall-clock time the request arrived, read only when something shows it.
     received: OnceLock<SystemTime>,
     /// Counts the request as in flight until the context is dropped (graceful shutdown).
@@ -51,6 +53,7 @@ impl RequestCtx {
             upstream: Upstream::default(),
             error: OnceLock::new(),
             authorized: None,
+            api_key: None,
             received: OnceLock::new(),
             _inflight: inflight,
         }
@@ -64,6 +67,25 @@ impl RequestCtx {
             let now = SystemTime::now();
             now.checked_sub(self.started.elapsed()).unwrap_or(now)
         })
+    }
+}
+
+/// An admitted request's API key: its value (templates may pass it on, as AWS's do; logs never
+/// show it) and its name.
+pub struct ApiKey {
+    pub value: Box<str>,
+    pub id: Arc<str>,
+}
+
+impl ApiKey {
+    /// The last four characters, for logs: enough to tell keys apart, nothing to call with.
+    pub fn last_four(&self) -> &str {
+        let v = &*self.value;
+        let mut start = v.len().saturating_sub(4);
+        while !v.is_char_boundary(start) {
+            start -= 1;
+        }
+        &v[start..]
     }
 }
 

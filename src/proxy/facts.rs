@@ -126,6 +126,12 @@ impl<'a> Facts<'a> {
                 None => Ok(()),
             },
             ContextField::UserAgent => out.write_str(&self.user_agent()),
+            ContextField::ApiKey => {
+                out.write_str(self.ctx.api_key.as_ref().map_or("", |k| &k.value))
+            }
+            ContextField::ApiKeyId => {
+                out.write_str(self.ctx.api_key.as_ref().map_or("", |k| &k.id))
+            }
             ContextField::IsCanaryRequest => write!(out, "{}", labels.canary),
             ContextField::ErrorMessage => out.write_str(self.error().map_or("", |e| e.message())),
             ContextField::ErrorMessageString => match self.error() {
@@ -190,6 +196,8 @@ impl<'a> Facts<'a> {
             identity: Identity {
                 source_ip: self.value(&F::SourceIp),
                 user_agent: self.value(&F::UserAgent),
+                api_key: self.ctx.api_key.as_ref().map(|k| k.value.to_string()),
+                api_key_id: self.ctx.api_key.as_ref().map(|k| k.id.to_string()),
             },
             is_canary_request: Some(self.ctx.labels.canary),
             extra: self

@@ -36,6 +36,10 @@ pub fn log_and_count(session: &Session, ctx: &RequestCtx) {
                 None => Ok(()),
             },
             Field::Version => out.write_str(labels.version.as_deref().unwrap_or("")),
+            Field::ApiKey => match &ctx.api_key {
+                Some(k) => write!(out, "****{}", k.last_four()),
+                None => Ok(()),
+            },
             request => {
                 if let Some(c) = request_fact(request) {
                     facts.write(&c, out);
@@ -69,7 +73,9 @@ fn request_fact(f: &Field) -> Option<ContextField> {
         Field::ErrorResponseType => ContextField::ErrorResponseType,
         Field::ErrorValidationErrorString => ContextField::ErrorValidationErrorString,
         Field::Authorizer(key) => ContextField::Authorizer(key.clone()),
-        Field::Status
+        Field::ApiKeyId => ContextField::ApiKeyId,
+        Field::ApiKey
+        | Field::Status
         | Field::ResponseLength
         | Field::ResponseLatency
         | Field::IntegrationLatency

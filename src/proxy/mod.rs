@@ -34,6 +34,7 @@ pub mod context;
 pub mod cors;
 pub mod facts;
 pub mod integration;
+pub mod key;
 mod log;
 pub mod request_id;
 pub mod respond;
@@ -70,14 +71,17 @@ pub struct Gateway {
     /// Upstream connections of buffered integrations, which the gateway calls itself (the
     /// streaming proxy path uses pingora's own pool).
     connector: Connector,
+    /// Where keyed requests are checked and counted against their plans.
+    usage: Arc<crate::usage::Store>,
 }
 
 impl Gateway {
-    pub fn new(store: Arc<Store>, inflight: InFlight) -> Gateway {
+    pub fn new(store: Arc<Store>, inflight: InFlight, usage: Arc<crate::usage::Store>) -> Gateway {
         Gateway {
             store,
             inflight,
             connector: Connector::new(None),
+            usage,
         }
     }
 
@@ -126,6 +130,13 @@ impl Gateway {
                             respond::refuse(session, ctx, denied.refusal).await?;
                             return Ok(true);
                         }
+                    }
+                }
+                if matched.route.api_key_required {
+                    let req = session.req_header();
+                    if let Err(refusal) = key::admit(req, ctx, &matched, &self.usage).await {
+                        respond::refuse(session, ctx, refusal).await?;
+                        return Ok(true);
                     }
                 }
                 route::finish(session.req_header(), ctx, matched)

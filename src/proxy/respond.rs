@@ -47,6 +47,12 @@ pub enum GatewayError {
     AuthorizerFailure,
     /// The authorizer could not be called or answered no decision (500).
     AuthorizerConfigurationError,
+    /// No API key, or one that is unknown, disabled or in no plan of the stage (403).
+    InvalidApiKey,
+    /// The key's plan's quota for this period is used up (429, no `Retry-After`, as AWS).
+    QuotaExceeded,
+    /// The shared usage store failed and `on_store_error` is `deny` (503).
+    UsageStoreUnavailable,
 }
 
 impl GatewayError {
@@ -89,6 +95,9 @@ impl GatewayError {
             GatewayError::AuthorizerConfigurationError => {
                 ResponseType::AuthorizerConfigurationError
             }
+            GatewayError::InvalidApiKey => ResponseType::InvalidApiKey,
+            GatewayError::QuotaExceeded => ResponseType::QuotaExceeded,
+            GatewayError::UsageStoreUnavailable => ResponseType::UsageStoreUnavailable,
         }
     }
 

@@ -170,7 +170,16 @@ pub struct Matched<'s, 'r> {
     rest: &'r str,
 }
 
-impl Matched<'_, '_> {
+impl<'s> Matched<'s, '_> {
+    pub fn stage(&self) -> &'s Stage {
+        self.stage
+    }
+
+    /// The deployment (primary or canary) serving the request.
+    pub fn deployed(&self) -> &'s RouteTable {
+        self.deployed
+    }
+
     /// The call the steps after routing read the request's parameters through.
     pub fn call(&self, req: &RequestHeader) -> Call {
         Call {
@@ -261,14 +270,7 @@ pub fn proceed(
             if let Some(c) = &stage.metrics.throttled {
                 c.inc();
             }
-            // Whole seconds, rounded up, as Retry-After requires.
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let refusal = Refusal::with_header(
-                GatewayError::TooManyRequests,
-                http::header::RETRY_AFTER,
-                secs.max(1).to_string(),
-            );
-            return (Decision::Refuse(refusal).into(), None);
+            return (Decision::Refuse(throttled(wait)).into(), None);
         }
     }
     if let Some(v) = &r.validation {
@@ -336,6 +338,16 @@ pub fn proceed(
         check_body,
     };
     (routed, mapping)
+}
+
+/// A THROTTLED answer with `Retry-After` in whole seconds, rounded up, as the header requires.
+pub fn throttled(wait: Duration) -> Refusal {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Refusal::with_header(
+        GatewayError::TooManyRequests,
+        http::header::RETRY_AFTER,
+        secs.max(1).to_string(),
+    )
 }
 
 /// The stage and the deployment (primary or canary) that serve the request, and the path

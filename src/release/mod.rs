@@ -18,6 +18,7 @@ mod deployment;
 mod diff;
 mod files;
 mod history;
+pub mod keys;
 mod routes;
 mod stage;
 mod switch;

@@ -52,6 +52,8 @@ struct Compiler<'a> {
     log_destinations: HashMap<crate::accesslog::Destination, Arc<crate::accesslog::Destination>>,
     /// What TLS upstreams are verified against (gateway.yaml `upstream_tls`).
     upstream_trust: crate::tls::UpstreamTrust,
+    /// Every stage's API keys and plans.
+    keys: super::usage::Compiled,
 }
 
 /// A route's authorizer: its own `authorizer`, else the API's `default_authorizer`; `none`
@@ -115,6 +117,7 @@ pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Sn
         template_limits: TemplateLimits::default(),
         log_destinations: HashMap::new(),
         upstream_trust: crate::tls::UpstreamTrust::default(),
+        keys: super::usage::compile(raw, &carried.buckets, &carried.usage),
     };
     c.upstream_trust();
     c.backends();
@@ -142,6 +145,7 @@ pub fn compile(raw: &RawConfig, carried: &Carried, generation: u64) -> Result<Sn
         versions: c.all_versions,
         by_host,
         any_host,
+        unplanned: c.keys.unplanned,
         warnings: c.problems.0,
     })
 }
@@ -277,6 +281,7 @@ impl Compiler<'_> {
                 .as_ref()
                 .map(|s| s.value.clone())
                 .unwrap_or_else(|| DEFAULT_UPGRADE_SOCK.to_string()),
+            usage: super::usage::UsageSettings::new(self.raw),
         }
     }
 
@@ -455,6 +460,11 @@ impl Compiler<'_> {
             access_log,
             throttle,
             fault: s.fault.as_ref().and_then(super::fault::Fault::from_def),
+            keys: self
+                .keys
+                .tables
+                .get(&(api.to_string(), name.to_string()))
+                .cloned(),
         })
     }
 
@@ -531,6 +541,7 @@ impl Compiler<'_> {
                 fault: def.fault.as_ref().and_then(super::fault::Fault::from_def),
                 validation: super::validation::compile(&api, &models, def).map(Box::new),
                 authorizer: route_authorizer(&api, &authorizers, def),
+                api_key_required: def.api_key_required.as_ref().is_some_and(|b| b.value),
                 integration,
             });
         }
@@ -556,6 +567,7 @@ impl Compiler<'_> {
             router,
             routes,
             responses: responses.map(Arc::new),
+            api_key_source: super::usage::key_source(api.api_key_source),
             cors: dep
                 .cors
                 .as_ref()

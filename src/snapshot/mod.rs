@@ -17,12 +17,14 @@ pub mod load;
 pub mod mapping;
 pub mod picker;
 pub mod policy;
+pub mod quota;
 pub mod responses;
 pub mod router;
 pub mod sticky;
 pub mod templated;
 pub mod throttle;
 pub mod upstream;
+pub mod usage;
 pub mod validation;
 
 pub use compile::compile;
@@ -57,6 +59,8 @@ pub struct ServerSettings {
     pub threads: usize,
     pub shutdown_grace_seconds: u64,
     pub upgrade_sock: String,
+    /// Where API keys' usage is counted (`usage:`).
+    pub usage: usage::UsageSettings,
 }
 
 /// One proxy listener: plain HTTP, or TLS with HTTP/2 by ALPN.
@@ -97,6 +101,8 @@ pub struct Carried {
     pub health: health::Registry,
     pub authorizers: authorizer::Caches,
     pub jwks: jwks::Registry,
+    /// Quota counters: shared with the `usage` module, which saves and restores them.
+    pub usage: Arc<quota::Counters>,
 }
 
 pub const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 30;
@@ -121,6 +127,8 @@ pub struct Snapshot {
     by_host: HashMap<Box<str>, Box<[u32]>>,
     /// Stage indexes for any other host: the stages without `host`.
     any_host: Box<[u32]>,
+    /// Counts keyed requests whose key is in no plan of the stage.
+    pub unplanned: Arc<crate::metrics::PlanMetrics>,
     /// Warnings found while compiling (e.g. undefined stage variables in a URI).
     pub warnings: Vec<Problem>,
 }
@@ -138,6 +146,8 @@ pub struct Stage {
     /// The stage's bucket (its `throttle:`, else gateway.yaml's default).
     pub throttle: Option<Arc<throttle::Bucket>>,
     pub fault: Option<fault::Fault>,
+    /// The keys of the usage plans that cover this stage (`None`: no plan covers it).
+    pub keys: Option<Arc<usage::KeyTable>>,
 }
 
 #[derive(Debug)]
@@ -158,6 +168,8 @@ pub struct RouteTable {
     /// The API's customized gateway responses; `None`: AWS's defaults for every type.
     pub responses: Option<Arc<responses::GatewayResponses>>,
     pub cors: Option<Arc<cors::Cors>>,
+    /// Where the keyed routes of this deployment read their key.
+    pub api_key_source: crate::config::usage::ApiKeySource,
 }
 
 #[derive(Debug)]
@@ -179,6 +191,8 @@ pub struct Route {
     pub validation: Option<Box<validation::RequestValidation>>,
     /// Step 5: who may call (`None`: anyone).
     pub authorizer: Option<Box<authorizer::RouteAuthorizer>>,
+    /// Step 6: only callers with a valid API key (AWS's `apiKeyRequired`).
+    pub api_key_required: bool,
 }
 
 #[derive(Debug)]

@@ -17,6 +17,10 @@ pub struct Identity {
     pub source_ip: String,
     /// `$context.identity.userAgent`
     pub user_agent: String,
+    /// `$context.identity.apiKey`: null when the route takes no key, as in AWS.
+    pub api_key: Option<String>,
+    /// `$context.identity.apiKeyId`
+    pub api_key_id: Option<String>,
 }
 
 /// The fixed `$context` fields of a request. Anything else (authorizer, error, more identity
@@ -134,6 +138,12 @@ pub(crate) fn build(heap: &mut Heap, c: &ContextData) -> Value {
     let (ident, identv) = heap.new_map();
     put(heap, ident, "sourceIp", s(&c.identity.source_ip));
     put(heap, ident, "userAgent", s(&c.identity.user_agent));
+    if let Some(k) = &c.identity.api_key {
+        put(heap, ident, "apiKey", s(k));
+    }
+    if let Some(k) = &c.identity.api_key_id {
+        put(heap, ident, "apiKeyId", s(k));
+    }
     put(heap, id, "identity", identv);
     put(heap, id, "domainName", s(&c.domain_name));
     put(heap, id, "deploymentId", s(&c.deployment_id));

@@ -22,6 +22,11 @@ pub struct CliRun {
 
 /// Starts `stagecraft ARGS[0] --config DIR ARGS[1..]` without waiting for it.
 pub fn spawn_cli(dir: &Path, args: &[&str]) -> CliRun {
+    spawn_cli_env(dir, args, &[])
+}
+
+/// [`spawn_cli`] with environment variables.
+pub fn spawn_cli_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> CliRun {
     let out = tempfile::Builder::new()
         .prefix("stagecraft-cli-")
         .tempdir()
@@ -32,6 +37,7 @@ pub fn spawn_cli(dir: &Path, args: &[&str]) -> CliRun {
     }
     let child = cmd
         .env("STAGECRAFT_LOG", "warn")
+        .envs(env.iter().cloned())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out.path().join("stdout")).expect("stdout file"))
         .stderr(std::fs::File::create(out.path().join("stderr")).expect("stderr file"))
@@ -68,4 +74,9 @@ impl CliRun {
 /// Runs `stagecraft ARGS[0] --config DIR ARGS[1..]`: (exit code, stdout, stderr).
 pub fn run_cli(dir: &Path, args: &[&str]) -> (i32, String, String) {
     spawn_cli(dir, args).wait()
+}
+
+/// [`run_cli`] with environment variables.
+pub fn run_cli_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    spawn_cli_env(dir, args, env).wait()
 }

@@ -216,6 +216,8 @@ struct State {
     /// Other top-level keys of gateway.yaml (`shutdown_grace_seconds`, `upgrade_sock`, ...),
     /// as rendered YAML scalars, in the order set.
     settings: Vec<(String, String)>,
+    /// Environment variables of gateways started on this directory.
+    env: Vec<(String, String)>,
 }
 
 /// A temporary configuration directory.
@@ -452,6 +454,19 @@ impl ConfigDir {
         let mut st = self.state.lock().unwrap();
         st.settings.retain(|(k, _)| k != key);
         st.settings.push((key.to_string(), value));
+    }
+}
+
+impl ConfigDir {
+    /// Sets an environment variable for gateways started on this directory from now on.
+    pub fn set_env(&self, key: &str, value: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.env.retain(|(k, _)| k != key);
+        st.env.push((key.to_string(), value.to_string()));
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().env.clone()
     }
 }
 

@@ -83,6 +83,7 @@ impl Gateway {
             .arg(dir.path())
             .args(extra)
             .env("STAGECRAFT_LOG", "info")
+            .envs(dir.env())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

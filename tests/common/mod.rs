@@ -34,7 +34,7 @@ pub mod tls;
 pub mod wire;
 
 pub use backend::{Backend, UploadEvent};
-pub use cli::{run_cli, spawn_cli, CliRun};
+pub use cli::{run_cli, run_cli_env, spawn_cli, spawn_cli_env, CliRun};
 pub use client::{
     channel_body, full, get, get_with, read_reply, try_get, Body, ChannelBody, Client, Reply,
 };

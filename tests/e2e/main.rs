@@ -24,6 +24,7 @@ mod routing;
 mod streaming;
 mod templates;
 mod tls;
+mod usage_plans;
 mod validate;
 mod validate_messages;
 mod weights;

@@ -23,6 +23,7 @@ fn ctx() -> ContextData {
         identity: Identity {
             source_ip: "203.0.113.9".into(),
             user_agent: "curl/8".into(),
+            ..Identity::default()
         },
         is_canary_request: Some(false),
         ..ContextData::default()

@@ -1,0 +1,228 @@
+//! Part of the first stage of the data flow (`config`): the checks of usage plans and API keys
+//! against each other and against the stages they name (DESIGN.md 9), with the file and line
+//! to fix. A reference to something that does not exist (yet) is a warning, not an error: key
+//! and plan files apply on reload, and a dangling name must never hold back a reload that
+//! disables a key.
+
+use super::names::valid_stage_name;
+use super::typed::line_of as line;
+use super::usage::{ApiStage, KeyHash, MAX_METHOD_THROTTLES};
+use super::{Problem, Problems, RawConfig, API_KEYS_DIR, GATEWAY_FILE, USAGE_PLANS_DIR};
+use std::collections::{BTreeMap, HashMap};
+
+/// Every problem of `usage:`, `usage-plans/` and `api-keys/`.
+pub fn check(raw: &RawConfig) -> Problems {
+    let mut p = Problems::default();
+    settings(raw, &mut p);
+    for (name, plan) in &raw.usage_plans {
+        let file = format!("{USAGE_PLANS_DIR}/{name}.yaml");
+        if !valid_stage_name(name) {
+            p.push(Problem::error(
+                &file,
+                None,
+                format!("invalid usage plan name {name:?} (from the file name): letters, digits, '-' and '_' only"),
+            ));
+        }
+        let mut covered = Vec::new();
+        for s in &plan.stages {
+            if let Some(problem) = s.problem(&file) {
+                p.push(problem);
+                continue;
+            }
+            let Some(stage) = s.ok() else { continue };
+            if covered.contains(&stage) {
+                p.push(Problem::error(
+                    &file,
+                    s.line(),
+                    format!("stage {stage} is listed twice"),
+                ));
+            }
+            covered.push(stage);
+            if let Some(why) = unserved(raw, stage) {
+                p.push(Problem::warning(&file, s.line(), why));
+            }
+        }
+        if let Some(t) = &plan.throttle {
+            p.extend(t.problems(&file));
+        }
+        if let Some(q) = &plan.quota {
+            let max = q.period.value.max_offset();
+            if let Some(o) = q.offset.as_ref().filter(|o| o.value > max) {
+                p.push(Problem::error(
+                    &file,
+                    line(o),
+                    format!(
+                        "quota offset {} is out of range for a {} period (0 to {max}: {})",
+                        o.value,
+                        q.period.value.name(),
+                        match q.period.value {
+                            super::usage::Period::Day => "a day starts at midnight UTC",
+                            super::usage::Period::Week =>
+                                "the weekday a week starts on, 0 = Sunday",
+                            super::usage::Period::Month => "days after the 1st a month starts on",
+                        }
+                    ),
+                ));
+            }
+        }
+        let mut per_stage: HashMap<ApiStage, usize> = HashMap::new();
+        for (key, t) in plan.method_keys() {
+            p.extend(t.value.problems(&file));
+            let m = match key {
+                Ok(m) => m,
+                Err(e) => {
+                    p.push(Problem::error(&file, line(t), e));
+                    continue;
+                }
+            };
+            if !covered.contains(&&m.stage) {
+                p.push(Problem::error(
+                    &file,
+                    line(t),
+                    format!(
+                        "method throttle for {} {}: the plan does not cover stage {}",
+                        m.stage, m.route, m.stage
+                    ),
+                ));
+                continue;
+            }
+            let n = per_stage.entry(m.stage.clone()).or_default();
+            *n += 1;
+            if *n == MAX_METHOD_THROTTLES + 1 {
+                p.push(Problem::error(
+                    &file,
+                    line(t),
+                    format!("more than {MAX_METHOD_THROTTLES} method throttles for stage {} (AWS's limit)", m.stage),
+                ));
+            }
+            if !routes_of(raw, &m.stage).contains(&m.route) && unserved(raw, &m.stage).is_none() {
+                p.push(Problem::warning(
+                    &file,
+                    line(t),
+                    format!(
+                        "method throttle {:?}: stage {} has no route {:?}",
+                        m.route, m.stage, m.route
+                    ),
+                ));
+            }
+        }
+    }
+    keys(raw, &mut p);
+    p
+}
+
+fn settings(raw: &RawConfig, p: &mut Problems) {
+    let Some(u) = &raw.gateway.usage else { return };
+    if let Some(problem) = u.store.as_ref().and_then(|s| s.problem(GATEWAY_FILE)) {
+        p.push(problem);
+    }
+    if let Some(t) = u
+        .timeout_ms
+        .as_ref()
+        .filter(|t| !(1..=10_000).contains(&t.value))
+    {
+        p.push(Problem::error(
+            GATEWAY_FILE,
+            line(t),
+            format!("usage timeout_ms {} must be from 1 to 10000", t.value),
+        ));
+    }
+    if let Some(d) = u.state_dir.as_ref().filter(|d| d.value.trim().is_empty()) {
+        p.push(Problem::error(
+            GATEWAY_FILE,
+            line(d),
+            "usage state_dir must not be empty",
+        ));
+    }
+}
+
+fn keys(raw: &RawConfig, p: &mut Problems) {
+    let mut by_hash: HashMap<KeyHash, &str> = HashMap::new();
+    for (name, key) in &raw.api_keys {
+        let file = format!("{API_KEYS_DIR}/{name}.yaml");
+        if !valid_stage_name(name) {
+            p.push(Problem::error(
+                &file,
+                None,
+                format!("invalid API key name {name:?} (from the file name): letters, digits, '-' and '_' only"),
+            ));
+        }
+        match key.hash.get() {
+            Err(_) => p.extend(Problems(key.hash.problem(&file).into_iter().collect())),
+            Ok(h) => {
+                if let Some(other) = by_hash.insert(*h, name) {
+                    p.push(Problem::error(
+                        &file,
+                        key.hash.line(),
+                        format!("API key {name:?} has the same value as API key {other:?}: values must be unique"),
+                    ));
+                }
+            }
+        }
+        // Each stage belongs to at most one of the key's plans (AWS's rule).
+        let mut stage_plan: BTreeMap<&ApiStage, &str> = BTreeMap::new();
+        for plan_name in &key.plans {
+            let Some(plan) = raw.usage_plans.get(&plan_name.value) else {
+                p.push(Problem::warning(
+                    &file,
+                    line(plan_name),
+                    format!(
+                        "usage plan {:?} does not exist: no {USAGE_PLANS_DIR}/{}.yaml; the key is in no plan by that name",
+                        plan_name.value, plan_name.value
+                    ),
+                ));
+                continue;
+            };
+            for stage in plan.stages.iter().filter_map(|s| s.ok()) {
+                if let Some(first) = stage_plan.insert(stage, &plan_name.value) {
+                    if first != plan_name.value {
+                        p.push(Problem::error(
+                            &file,
+                            line(plan_name),
+                            format!(
+                                "usage plans {first:?} and {:?} both cover stage {stage}: a key may be in one plan per stage",
+                                plan_name.value
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why `stage` serves nothing a plan could cover, if it does not.
+fn unserved(raw: &RawConfig, stage: &ApiStage) -> Option<String> {
+    match raw.stages.get(&stage.stage) {
+        None => Some(format!(
+            "stage {:?} does not exist (no stages/{}.yaml): the plan covers nothing there yet",
+            stage.stage, stage.stage
+        )),
+        Some(s) if s.api.value != stage.api => Some(format!(
+            "stage {:?} serves api {:?}, not {:?}",
+            stage.stage, s.api.value, stage.api
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The routes (`GET /x`) the stage's deployment serves, when it can be read.
+fn routes_of(raw: &RawConfig, stage: &ApiStage) -> Vec<String> {
+    let Some(s) = raw.stages.get(&stage.stage) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let deployments =
+        std::iter::once(&s.deployment.value).chain(s.canary.as_ref().map(|c| &c.deployment.value));
+    for id in deployments {
+        if let Some(d) = raw.deployments.get(id) {
+            out.extend(
+                d.routes
+                    .iter()
+                    .filter_map(|r| r.route.ok())
+                    .map(|r| r.to_string()),
+            );
+        }
+    }
+    out
+}

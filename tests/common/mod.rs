@@ -27,10 +27,12 @@ mod config;
 mod gateway;
 pub mod hardening;
 pub mod observability;
+mod redis;
 pub mod release;
 pub mod reload;
 pub mod strict;
 pub mod tls;
+pub mod usage;
 pub mod wire;
 
 pub use backend::{Backend, UploadEvent};
@@ -40,6 +42,7 @@ pub use client::{
 };
 pub use config::{BackendSpec, ConfigDir, Deployment, Stage};
 pub use gateway::Gateway;
+pub use redis::RedisServer;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};

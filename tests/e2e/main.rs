@@ -25,6 +25,7 @@ mod streaming;
 mod templates;
 mod tls;
 mod usage_plans;
+mod usage_redis;
 mod validate;
 mod validate_messages;
 mod weights;

@@ -19,6 +19,7 @@ mod hardening;
 mod observability;
 mod release;
 mod reload;
+mod usage;
 
 /// Held by the running test; see the module docs.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -13,7 +13,7 @@ pub struct Args {
     /// Print JSON: [{stage, base_path, host, canary, deployment, traffic_percent, route,
     /// integration, uri, endpoint, versions: [{name, weight, percent, targets}], error,
     /// validator: {name, body, parameters} | null, models: {CONTENT_TYPE: MODEL},
-    /// authorizer: {name, type, scopes} | null}].
+    /// authorizer: {name, type, scopes} | null, api_key: "header" | "authorizer" | null}].
     #[arg(long)]
     pub json: bool,
 }
@@ -59,6 +59,9 @@ fn validation(r: &RouteRow) -> String {
             format!(", scopes {}", a.scopes.join(" "))
         };
         out.push_str(&format!("  authorizer {} ({}{scopes})", a.name, a.kind));
+    }
+    if let Some(source) = r.api_key {
+        out.push_str(&format!("  api key ({source})"));
     }
     if let Some(v) = &r.validator {
         let checks: Vec<&str> = [(v.body, "body"), (v.parameters, "parameters")]

@@ -40,6 +40,8 @@ pub struct RouteRow {
     /// The route's authorizer (its own or the API's default; `None` for none), its type and
     /// the scopes the route requires.
     pub authorizer: Option<AuthorizerRow>,
+    /// `api_key_required`, and where the key is read (`header` or `authorizer`).
+    pub api_key: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,6 +201,12 @@ fn row(raw: &RawConfig, side: &Side, api: &ApiSettings<'_>, def: &RouteDef) -> R
                     .map(|s| s.value.clone())
                     .collect(),
             }),
+        api_key: def.api_key_required.as_ref().filter(|r| r.value).map(|_| {
+            match api.api_key_source.map(|s| s.value).unwrap_or_default() {
+                crate::config::usage::ApiKeySource::Header => "header",
+                crate::config::usage::ApiKeySource::Authorizer => "authorizer",
+            }
+        }),
     };
     let Some(uri) = &def.integration.uri else {
         return out;

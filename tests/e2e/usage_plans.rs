@@ -499,3 +499,48 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn the_key_can_come_from_the_authorizer() {
+    let f = tokio::task::spawn_blocking(|| {
+        crate::lambda::Script::start(
+            std::path::Path::new("python3"),
+            "tests/lambda/authorizer.py",
+        )
+    })
+    .await
+    .unwrap();
+    let dir = ConfigDir::new();
+    setup(&dir, &[("gold", json!({"stages": ["shop/prod"]}))]);
+    let mut api = crate::common::usage::shop();
+    api["api_key_source"] = json!("authorizer");
+    api["default_authorizer"] = json!("tokens");
+    api["authorizers"] = json!({"tokens": {"type": "token", "uri": format!("http://{}", f.addr)}});
+    dir.write(&ConfigDir::deployment_file("shop-1"), &api.to_string());
+    let value = "from-authorizer-0123456789";
+    put_key(&dir, "partner", value, &["gold"], true);
+    let gw = Gateway::start(&dir).await;
+    let send = |token: String, key: Option<&'static str>| {
+        let a = gw.addr();
+        async move {
+            let mut c = Client::connect(a).await;
+            let mut headers = vec![("authorization", token.as_str())];
+            if let Some(k) = key {
+                headers.push(("x-api-key", k));
+            }
+            c.request(Method::GET, "/prod/orders", &headers, Bytes::new())
+                .await
+                .unwrap()
+        }
+    };
+    let r = send(format!("key-{value}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"id": "partner", "key": value}));
+    // No usageIdentifierKey: 403, whatever x-api-key says.
+    let r = send("allow-bob".into(), Some("from-authorizer-0123456789")).await;
+    assert_refused(&r, 403, "Forbidden", "ForbiddenException");
+    let r = send("key-unknown-0123456789-abcdefg".into(), None).await;
+    assert_refused(&r, 403, "Forbidden", "ForbiddenException");
+    let (_, out, _) = run_cli(dir.path(), &["routes"]);
+    assert!(out.contains("api key (authorizer)"), "{out}");
+}

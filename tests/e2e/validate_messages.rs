@@ -484,6 +484,108 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "usage plans and API keys that cannot work",
+            vec![
+                (
+                    "usage-plans/gold.yaml",
+                    concat!(
+                        "stages: [\"shop/prod\", \"shop\", \"shop/nowhere\"]\n",
+                        "throttle: { rate: 0, burst: 1 }\n",
+                        "quota: { limit: 10, period: week, offset: 9 }\n",
+                        "methods:\n",
+                        "  \"shop/beta GET /orders/{id}\": { rate: 1, burst: 1 }\n",
+                        "  \"shop/prod GET /nope\": { rate: 1, burst: 1 }\n",
+                    )
+                    .to_string(),
+                ),
+                (
+                    "usage-plans/silver.yaml",
+                    "stages: [\"shop/prod\"]\nquota: { limit: 5, period: fortnight }\n".to_string(),
+                ),
+                (
+                    "api-keys/acme.yaml",
+                    "hash: \"sha256:abc\"\nplans: [gold, bronze]\n".to_string(),
+                ),
+            ],
+            vec![
+                (
+                    "error: usage-plans/silver.yaml:2",
+                    "unknown variant `fortnight`",
+                ),
+            ],
+        ),
+        case(
+            "a usage store that is not one",
+            gateway(
+                "admin: \"127.0.0.1:19901\"\n",
+                "admin: \"127.0.0.1:19901\"\nusage: { store: \"memcached://u:secret@x\", timeout_ms: 0 }\n",
+            ),
+            vec![
+                (
+                    "error: gateway.yaml:3",
+                    "usage store \"memcached://***@x\" must be \"local\" or a redis:// URL",
+                ),
+                ("error: gateway.yaml:3", "usage timeout_ms 0 must be from 1 to 10000"),
+            ],
+        ),
+        case(
+            "a plan's stages, throttles and quota, and a key's hash and plans",
+            vec![
+                (
+                    "usage-plans/gold.yaml",
+                    concat!(
+                        "stages: [\"shop/prod\", \"shop\", \"shop/nowhere\"]\n",
+                        "throttle: { rate: 0, burst: 1 }\n",
+                        "quota: { limit: 10, period: week, offset: 9 }\n",
+                        "methods:\n",
+                        "  \"shop/beta GET /orders/{id}\": { rate: 1, burst: 1 }\n",
+                        "  \"shop/prod GET /nope\": { rate: 1, burst: 1 }\n",
+                    )
+                    .to_string(),
+                ),
+                (
+                    "usage-plans/silver.yaml",
+                    "stages: [\"shop/prod\"]\n".to_string(),
+                ),
+                (
+                    "api-keys/acme.yaml",
+                    "hash: \"sha256:abc\"\nplans: [gold, silver, bronze]\n".to_string(),
+                ),
+            ],
+            vec![
+                ("error: usage-plans/gold.yaml:1", "plan stage \"shop\" must be \"API/STAGE\""),
+                (
+                    "warning: usage-plans/gold.yaml:1",
+                    "stage \"nowhere\" does not exist (no stages/nowhere.yaml)",
+                ),
+                ("error: usage-plans/gold.yaml:2", "throttle rate 0 must be above 0"),
+                (
+                    "error: usage-plans/gold.yaml:3",
+                    "quota offset 9 is out of range for a week period (0 to 6: the weekday a week starts on, 0 = Sunday)",
+                ),
+                (
+                    "error: usage-plans/gold.yaml:5",
+                    "method throttle for shop/beta GET /orders/{id}: the plan does not cover stage shop/beta",
+                ),
+                (
+                    "warning: usage-plans/gold.yaml:6",
+                    "method throttle \"GET /nope\": stage shop/prod has no route \"GET /nope\"",
+                ),
+                (
+                    "error: api-keys/acme.yaml:1",
+                    "hash: key hash must be \"sha256:\" and 64 hex digits",
+                ),
+                (
+                    "error: api-keys/acme.yaml:2",
+                    "usage plans \"gold\" and \"silver\" both cover stage shop/prod: a key may be in one plan per stage",
+                ),
+                (
+                    "warning: api-keys/acme.yaml:2",
+                    "usage plan \"bronze\" does not exist",
+                ),
+            ],
+        ),
+        case(
             "an undefined stage variable, only a warning",
             deployed(
                 "http://127.0.0.1:9009/api/{proxy}",

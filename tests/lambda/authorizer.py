@@ -9,6 +9,7 @@ TOKEN events: the token decides.
   allow-NAME     Allow on every method of the stage; principalId NAME; a context
   narrow-NAME    Allow on GET /orders/* only (other requests are implicitly denied)
   deny-NAME      an explicit Deny on everything
+  key-VALUE      as allow-VALUE, with usageIdentifierKey VALUE (for api_key_source: authorizer)
   slow-NAME      waits 0.5 s, then as allow-NAME (for concurrent cold-cache requests)
   sleep-NAME     waits 5 s, then as allow-NAME (for the authorizer timeout)
   unauthorized   raises Exception("Unauthorized"): AWS's 401
@@ -77,6 +78,10 @@ def handler(event, context):
         time.sleep(5)
     if kind in ("allow", "slow", "sleep"):
         return policy(name, "Allow", [f"{base}/*/*"], {"tier": "gold", "count": 7, "vip": True})
+    if kind == "key":
+        answer = policy(name, "Allow", [f"{base}/*/*"])
+        answer["usageIdentifierKey"] = name
+        return answer
     if kind == "narrow":
         return policy(name, "Allow", f"{base}/GET/orders/*")
     if kind == "deny":

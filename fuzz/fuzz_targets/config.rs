@@ -23,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
         SourceFile { rel: "deployments/d-1.yaml".into(), text: text.into() },
         SourceFile { rel: "stages/s.yaml".into(), text: text.into() },
         SourceFile { rel: "apis/a.yaml".into(), text: text.into() },
+        SourceFile { rel: "usage-plans/p.yaml".into(), text: text.into() },
+        SourceFile { rel: "api-keys/k.yaml".into(), text: text.into() },
     ];
     let set = SourceSet { dir: "/nonexistent".into(), files, hash: String::new() };
     if let Ok(raw) = config::parse_sources(&set) {
@@ -30,5 +32,26 @@ fuzz_target!(|data: &[u8]| {
         if !problems.has_errors() {
             let _ = stagecraft::snapshot::compile(&raw, &Default::default(), 1);
         }
+    }
+    // The text as a usage plan and as an API key beside a valid gateway, stage and deployment,
+    // through parse, validate and compile (the key tables are built by compile).
+    let files = vec![
+        SourceFile { rel: "gateway.yaml".into(), text: "listen: [\"127.0.0.1:1\"]\n".into() },
+        SourceFile {
+            rel: "deployments/d-1.yaml".into(),
+            text: "api: a\nroutes:\n  - route: \"GET /x\"\n    api_key_required: true\n    integration: { type: mock }\n".into(),
+        },
+        SourceFile { rel: "stages/s.yaml".into(), text: "api: a\ndeployment: d-1\n".into() },
+        SourceFile { rel: "usage-plans/p.yaml".into(), text: text.into() },
+        SourceFile {
+            rel: "api-keys/k.yaml".into(),
+            text: format!("hash: \"sha256:{}\"\nplans: [p]\n", "ab".repeat(32)),
+        },
+        SourceFile { rel: "api-keys/t.yaml".into(), text: text.into() },
+    ];
+    let set = SourceSet { dir: "/nonexistent".into(), files, hash: String::new() };
+    if let Ok(raw) = config::parse_sources(&set) {
+        let _ = config::validate::validate(&raw);
+        let _ = stagecraft::snapshot::compile(&raw, &Default::default(), 1);
     }
 });

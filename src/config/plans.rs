@@ -108,7 +108,63 @@ pub fn check(raw: &RawConfig) -> Problems {
         }
     }
     keys(raw, &mut p);
+    keyed_routes(raw, &mut p);
     p
+}
+
+/// Keyed routes that no key could ever call: on a stage no plan covers, or reading the key from
+/// an authorizer the route does not have. Warnings: the configuration works, and answers 403.
+fn keyed_routes(raw: &RawConfig, p: &mut Problems) {
+    use super::usage::ApiKeySource;
+    for (id, dep) in &raw.deployments {
+        let file = format!("{}/{id}.yaml", super::DEPLOYMENTS_DIR);
+        let keyed: Vec<&super::RouteDef> = dep
+            .routes
+            .iter()
+            .filter(|r| r.api_key_required.as_ref().is_some_and(|k| k.value))
+            .collect();
+        let Some(first) = keyed.first() else { continue };
+        if dep.api_key_source.as_ref().map(|s| s.value) == Some(ApiKeySource::Authorizer) {
+            for r in &keyed {
+                let name = r.authorizer.as_ref().or(dep.default_authorizer.as_ref());
+                let function = name
+                    .and_then(|n| dep.authorizers.get(&n.value))
+                    .is_some_and(|a| a.value.kind.value.is_function());
+                if !function {
+                    p.push(Problem::warning(
+                        &file,
+                        r.route.line(),
+                        format!(
+                            "route {:?} requires an API key from its authorizer (api_key_source: authorizer), but has no token or request authorizer: every request gets 403",
+                            r.route.text()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (stage_name, stage) in &raw.stages {
+            if stage.deployment.value != *id || stage.api.value != dep.api.value {
+                continue;
+            }
+            let covered = raw.usage_plans.values().any(|plan| {
+                plan.stages
+                    .iter()
+                    .filter_map(|s| s.ok())
+                    .any(|s| s.api == stage.api.value && s.stage == *stage_name)
+            });
+            if !covered {
+                p.push(Problem::warning(
+                    format!("{}/{stage_name}.yaml", super::STAGES_DIR),
+                    None,
+                    format!(
+                        "route {:?} of deployment {id} requires an API key, but no usage plan covers stage {}/{stage_name}: every request gets 403",
+                        first.route.text(),
+                        stage.api.value
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 fn settings(raw: &RawConfig, p: &mut Problems) {

@@ -151,7 +151,8 @@ impl Shared {
         .await;
         match answer {
             Ok(Ok((code, wait_us, _used))) => {
-                if self.down.swap(false, Ordering::Relaxed) {
+                // Read first: a swap on every request would bounce this line between cores.
+                if self.down.load(Ordering::Relaxed) && self.down.swap(false, Ordering::Relaxed) {
                     tracing::info!(store = %self.shown(), "usage store is back: counting there again");
                 }
                 Ok(match code {

@@ -586,6 +586,23 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "keyed routes no key can call, only warnings",
+            deployed(
+                "routes:\n  - route: \"GET /orders/{id}\"\n",
+                "api_key_source: authorizer\nroutes:\n  - route: \"GET /orders/{id}\"\n    api_key_required: true\n",
+            ),
+            vec![
+                (
+                    "warning: deployments/shop-1.yaml:5",
+                    "route \"GET /orders/{id}\" requires an API key from its authorizer (api_key_source: authorizer), but has no token or request authorizer",
+                ),
+                (
+                    "warning: stages/prod.yaml",
+                    "route \"GET /orders/{id}\" of deployment shop-1 requires an API key, but no usage plan covers stage shop/prod",
+                ),
+            ],
+        ),
+        case(
             "an undefined stage variable, only a warning",
             deployed(
                 "http://127.0.0.1:9009/api/{proxy}",

@@ -20,6 +20,7 @@ pub mod problem;
 pub mod response_type;
 pub mod route;
 pub mod sticky;
+pub mod throttle;
 pub mod typed;
 pub mod uri;
 pub mod usage;

@@ -12,6 +12,7 @@ use super::mapping::{RequestParameter, ResponseHeader};
 pub use super::method::{CorsDef, GatewayResponseDef, ModelDef, ValidatorDef};
 use super::route::RouteSpec;
 use super::sticky::StickyKey;
+pub use super::throttle::ThrottleDef;
 use super::typed::{line_of, Typed};
 use super::uri::IntegrationUri;
 use super::usage::{ApiKeyFile, ApiKeySource, UsageDef, UsagePlanFile};
@@ -348,41 +349,6 @@ pub struct CanaryDef {
     /// so one client stays on one side.
     #[serde(default)]
     pub sticky: Option<Typed<StickyKey>>,
-}
-
-/// A token bucket: `rate` requests per second on average, `burst` at once.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThrottleDef {
-    pub rate: Located<f64>,
-    pub burst: Located<u64>,
-}
-
-impl ThrottleDef {
-    /// A token bucket's settings: a rate above 0, a burst of at least 1.
-    pub fn problems(&self, file: &str) -> super::Problems {
-        use super::{Problem, Problems};
-        let t = self;
-        let mut problems = Problems::default();
-        if !(t.rate.value > 0.0 && t.rate.value.is_finite()) {
-            problems.push(Problem::error(
-                file,
-                line_of(&t.rate),
-                format!(
-                    "throttle rate {} must be above 0 (requests per second)",
-                    t.rate.value
-                ),
-            ));
-        }
-        if t.burst.value == 0 {
-            problems.push(Problem::error(
-                file,
-                line_of(&t.burst),
-                "throttle burst must be at least 1",
-            ));
-        }
-        problems
-    }
 }
 
 /// Fault injection, as Envoy's fault filter: delay or abort a share of requests.

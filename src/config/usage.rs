@@ -6,8 +6,8 @@
 //! read; `validate` checks what refers to what.
 
 use super::route::RouteSpec;
+use super::throttle::ThrottleDef;
 use super::typed::{Syntax, Typed};
-use super::ThrottleDef;
 use indexmap::IndexMap;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -37,7 +37,8 @@ impl KeyHash {
 
     /// `sha256:` and 64 lowercase hex digits, as key files write it.
     pub fn to_text(self) -> String {
-        format!("sha256:{}", super::hex(&self.0))
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
     }
 }
 

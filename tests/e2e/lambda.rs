@@ -239,6 +239,8 @@ async fn proxy_event_has_the_fields_of_the_aws_example() {
     assert_eq!(c["identity"]["sourceIp"], "127.0.0.1");
     assert_eq!(c["identity"]["userAgent"], "lambda-test/1.0");
     assert!(c["identity"]["caller"].is_null() && c["identity"]["user"].is_null());
+    // No API key on this route: null, as AWS sends (tests/e2e/usage_plans.rs has a keyed one).
+    assert!(c["identity"]["apiKey"].is_null() && c["identity"]["apiKeyId"].is_null());
 
     // Nothing in the query, path or stage: null, as AWS puts it; no body: null.
     let r = get(gw.addr(), "/bare/plain").await;

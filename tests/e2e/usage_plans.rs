@@ -544,3 +544,24 @@ async fn the_key_can_come_from_the_authorizer() {
     let (_, out, _) = run_cli(dir.path(), &["routes"]);
     assert!(out.contains("api key (authorizer)"), "{out}");
 }
+
+#[tokio::test]
+async fn the_lambda_event_carries_the_key() {
+    let f = crate::lambda::start_function().await;
+    let dir = ConfigDir::new();
+    setup(&dir, &[("gold", json!({"stages": ["shop/prod"]}))]);
+    let mut api = crate::common::usage::shop();
+    api["routes"].as_array_mut().unwrap().push(json!({
+        "route": "GET /fn",
+        "api_key_required": true,
+        "integration": {"type": "aws_proxy", "uri": format!("http://{f}")},
+    }));
+    dir.write(&ConfigDir::deployment_file("shop-1"), &api.to_string());
+    put_key(&dir, "acme", ACME, &["gold"], true);
+    let gw = Gateway::start(&dir).await;
+    let r = crate::common::usage::call(gw.addr(), Method::GET, "/prod/fn", Some(ACME)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let identity = &r.json()["requestContext"]["identity"];
+    assert_eq!(identity["apiKey"], ACME);
+    assert_eq!(identity["apiKeyId"], "acme");
+}

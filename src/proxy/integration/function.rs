@@ -343,6 +343,9 @@ pub(crate) fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
                 "userArn": null,
                 "userAgent": non_empty(&c.identity.user_agent),
                 "user": null,
+                // The key a keyed route admitted the request with (null elsewhere), as AWS sends.
+                "apiKey": c.identity.api_key,
+                "apiKeyId": c.identity.api_key_id,
             },
         },
         "body": body,

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod idle;
 pub mod metrics;
 pub mod probe;
 pub mod proxy;

@@ -6,7 +6,7 @@
 
 use crate::store::Store;
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -60,18 +60,22 @@ impl<A> Lingering<A> {
 }
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for Lingering<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Lingering<A> {
     async fn process_new(
         self: &Arc<Self>,
         session: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        self.inner.process_new(session, shutdown).await
+        // Plain HTTP/1 waits for each request outside pingora (`idle`); the rest is pingora's.
+        if crate::idle::owns(&session, self.inner.server_options()) {
+            return crate::idle::serve(&self.inner, session, shutdown).await;
+        }
+        ServerApp::process_new(&self.inner, session, shutdown).await
     }
 
     async fn cleanup(&self) {
         tokio::time::sleep(LINGER).await;
-        self.inner.cleanup().await;
+        ServerApp::cleanup(&*self.inner).await;
     }
 }
 

@@ -130,6 +130,17 @@ impl HttpPersistentSettings {
         }
     }
 
+    /// The keep-alive (idle) timeout, in seconds, the next request on this connection gets.
+    pub fn keepalive_timeout(&self) -> Option<u64> {
+        self.keepalive_timeout
+    }
+
+    /// Whether bytes of the next request were already read (HTTP/1.1 pipelining): the next
+    /// request may be complete without another byte from the socket.
+    pub fn has_pipelined_prefix(&self) -> bool {
+        self.pipelined_prefix.as_ref().is_some_and(|p| !p.is_empty())
+    }
+
     /// Set a user-defined context to be carried to the next request on this connection.
     pub fn set_user_context(&mut self, ctx: Box<dyn Any + Send + Sync>) {
         self.user_context = Some(ctx);

@@ -5,8 +5,8 @@
 
 use super::{emit, print_json, ConfigArg};
 use crate::config::{self, Scope};
-use crate::snapshot::quota::{self, Rule};
-use crate::snapshot::usage::UsageSettings;
+use crate::snapshot::quota::{self, CounterId, Rule};
+use crate::snapshot::usage::{quota_key_prefix, UsageSettings};
 use crate::usage::persist;
 use std::process::ExitCode;
 
@@ -82,15 +82,7 @@ pub fn run(a: &Args) -> ExitCode {
             config::usage::StoreUrl::Redis(url) => {
                 let names: Vec<String> = keys
                     .iter()
-                    .map(|(k, _)| {
-                        format!(
-                            "stagecraft:{{{}:{k}}}:q:{}:{}:{}",
-                            a.plan,
-                            rule.period.name(),
-                            rule.offset,
-                            span.id
-                        )
-                    })
+                    .map(|(k, _)| format!("{}{}", quota_key_prefix(&a.plan, k, rule), span.id))
                     .collect();
                 match crate::usage::shared::read_counts(url, &names) {
                     Ok(v) => v,
@@ -104,14 +96,11 @@ pub fn run(a: &Args) -> ExitCode {
                 };
                 keys.iter()
                     .map(|(k, _)| {
+                        let id = CounterId::new(&a.plan, k, rule);
                         file.as_ref()
                             .and_then(|f| {
                                 f.counters.iter().find(|e| {
-                                    e.plan == a.plan
-                                        && e.key == **k
-                                        && e.period == rule.period.name()
-                                        && e.offset == rule.offset
-                                        && e.period_id == span.id
+                                    e.period_id == span.id && e.id().as_ref() == Some(&id)
                                 })
                             })
                             .map_or(0, |e| e.used)

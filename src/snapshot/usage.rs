@@ -79,6 +79,24 @@ impl Limit {
     }
 }
 
+/// The shared store's keys of one key in one plan start with this: one hash tag per key and
+/// plan, so that every store key of one request is in one slot, as a Redis cluster needs for
+/// one script.
+pub fn store_tag(plan: &str, key: &str) -> String {
+    format!("stagecraft:{{{plan}:{key}}}")
+}
+
+/// The prefix of a quota's counter in the shared store; the period's id follows it. The
+/// gateway counts there and `stagecraft usage` reads there.
+pub fn quota_key_prefix(plan: &str, key: &str, rule: &Rule) -> String {
+    format!(
+        "{}:q:{}:{}:",
+        store_tag(plan, key),
+        rule.period.name(),
+        rule.offset
+    )
+}
+
 /// One key in one plan: what is checked and counted for every stage the plan covers.
 #[derive(Debug)]
 pub struct PlanKey {
@@ -159,9 +177,7 @@ pub fn compile(raw: &RawConfig, buckets: &Buckets, counters: &Counters) -> Compi
                 .or_insert_with(|| Arc::new(PlanMetrics::new(pname)))
                 .clone();
             let owner = format!("plan {pname} key {key_name}");
-            // One hash tag per key and plan: every store key of one request in one slot, as
-            // a Redis cluster needs for one script.
-            let tag = format!("stagecraft:{{{pname}:{key_name}}}");
+            let tag = store_tag(pname, key_name);
             let throttle = plan.throttle.as_ref().and_then(|t| {
                 Limit::new(
                     buckets,
@@ -178,11 +194,7 @@ pub fn compile(raw: &RawConfig, buckets: &Buckets, counters: &Counters) -> Compi
                 offset: 0,
             });
             let counter = counters.counter(CounterId::new(pname, key_name, &counter_rule));
-            let quota_key = format!(
-                "{tag}:q:{}:{}:",
-                counter_rule.period.name(),
-                counter_rule.offset
-            );
+            let quota_key = quota_key_prefix(pname, key_name, &counter_rule);
             let planned = Arc::new(PlanKey {
                 plan: pname.into(),
                 key: key_name.as_str().into(),

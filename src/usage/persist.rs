@@ -47,19 +47,22 @@ pub fn read(path: &Path) -> Result<Option<StateFile>, String> {
     }
 }
 
-fn id_of(e: &Entry) -> Option<CounterId> {
-    let period = match e.period.as_str() {
-        "day" => "day",
-        "week" => "week",
-        "month" => "month",
-        _ => return None,
-    };
-    Some(CounterId {
-        plan: e.plan.clone(),
-        key: e.key.clone(),
-        period,
-        offset: e.offset,
-    })
+impl Entry {
+    /// The counter this entry counts for (`None`: a period this version does not know).
+    pub fn id(&self) -> Option<CounterId> {
+        let period = match self.period.as_str() {
+            "day" => "day",
+            "week" => "week",
+            "month" => "month",
+            _ => return None,
+        };
+        Some(CounterId {
+            plan: self.plan.clone(),
+            key: self.key.clone(),
+            period,
+            offset: self.offset,
+        })
+    }
 }
 
 pub struct Persister {
@@ -114,7 +117,7 @@ impl Persister {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut n = 0;
         for e in &file.counters {
-            let Some(id) = id_of(e) else { continue };
+            let Some(id) = e.id() else { continue };
             self.counters.counter(id.clone()).add(e.period_id, e.used);
             st.adopted.insert(id, (e.period_id, e.used));
             n += 1;
@@ -129,7 +132,7 @@ impl Persister {
         if let Ok(Some(file)) = read(&self.path) {
             if file.instance != self.instance && file.started < self.started {
                 for e in &file.counters {
-                    let Some(id) = id_of(e) else { continue };
+                    let Some(id) = e.id() else { continue };
                     let before = st.adopted.get(&id).copied();
                     let delta = match before {
                         Some((p, n)) if p == e.period_id => e.used.saturating_sub(n),

@@ -104,6 +104,17 @@ fn matches(line: &str, (place, fragment): Want) -> bool {
         .is_some_and(|message| message.contains(fragment))
 }
 
+/// A usage plan with a problem on every line: a bad stage, one that does not exist, a zero rate,
+/// an offset out of range, a method throttle on a stage it does not cover, one on no route.
+const BROKEN_PLAN: &str = concat!(
+    "stages: [\"shop/prod\", \"shop\", \"shop/nowhere\"]\n",
+    "throttle: { rate: 0, burst: 1 }\n",
+    "quota: { limit: 10, period: week, offset: 9 }\n",
+    "methods:\n",
+    "  \"shop/beta GET /orders/{id}\": { rate: 1, burst: 1 }\n",
+    "  \"shop/prod GET /nope\": { rate: 1, burst: 1 }\n",
+);
+
 /// `stages/prod.yaml` with `from` replaced by `to`.
 fn stage(from: &str, to: &str) -> Vec<(&'static str, String)> {
     vec![("stages/prod.yaml", edit(STAGE, from, to))]
@@ -488,15 +499,7 @@ fn cases() -> Vec<Case> {
             vec![
                 (
                     "usage-plans/gold.yaml",
-                    concat!(
-                        "stages: [\"shop/prod\", \"shop\", \"shop/nowhere\"]\n",
-                        "throttle: { rate: 0, burst: 1 }\n",
-                        "quota: { limit: 10, period: week, offset: 9 }\n",
-                        "methods:\n",
-                        "  \"shop/beta GET /orders/{id}\": { rate: 1, burst: 1 }\n",
-                        "  \"shop/prod GET /nope\": { rate: 1, burst: 1 }\n",
-                    )
-                    .to_string(),
+                    BROKEN_PLAN.to_string(),
                 ),
                 (
                     "usage-plans/silver.yaml",
@@ -533,15 +536,7 @@ fn cases() -> Vec<Case> {
             vec![
                 (
                     "usage-plans/gold.yaml",
-                    concat!(
-                        "stages: [\"shop/prod\", \"shop\", \"shop/nowhere\"]\n",
-                        "throttle: { rate: 0, burst: 1 }\n",
-                        "quota: { limit: 10, period: week, offset: 9 }\n",
-                        "methods:\n",
-                        "  \"shop/beta GET /orders/{id}\": { rate: 1, burst: 1 }\n",
-                        "  \"shop/prod GET /nope\": { rate: 1, burst: 1 }\n",
-                    )
-                    .to_string(),
+                    BROKEN_PLAN.to_string(),
                 ),
                 (
                     "usage-plans/silver.yaml",

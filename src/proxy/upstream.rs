@@ -65,8 +65,15 @@ impl Endpoint {
     }
 }
 
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Sets what every upstream request carries (see the module doc), then the headers mapped by
-/// `request_parameters` or a template's `requestOverride`, which win.
+/// `request_parameters` or a template's `requestOverride`, which win. For pingora's streamed
+/// request, a copy of the client's head with its case map: names pingora does not know go in as
+/// `&'static str`, which the case map keeps without copying.
 pub fn stamp(
     up: &mut RequestHeader,
     client_req: &RequestHeader,
@@ -74,7 +81,48 @@ pub fn stamp(
     host: &str,
     mapped: &[(HeaderName, HeaderValue)],
 ) -> Result<()> {
-    up.insert_header(http::header::HOST, host)?;
+    forwarding(client_req, ctx, host, |name, value| {
+        if *name == http::header::HOST {
+            up.insert_header(http::header::HOST, value)
+        } else {
+            up.insert_header(name.as_str(), value)
+        }
+    })?;
+    for (k, v) in mapped {
+        up.insert_header(k.clone(), v.clone())?;
+    }
+    Ok(())
+}
+
+/// `stamp` for a head the gateway builds itself as plain `http` parts (no case map, so a
+/// `HeaderMap` insert of a ready name allocates nothing; the wire is the same).
+pub fn stamp_map(
+    headers: &mut http::HeaderMap,
+    client_req: &RequestHeader,
+    ctx: &RequestCtx,
+    host: &str,
+    mapped: &[(HeaderName, HeaderValue)],
+) -> Result<()> {
+    forwarding(client_req, ctx, host, |name, value| {
+        headers.insert(name.clone(), value);
+        Ok(())
+    })?;
+    for (k, v) in mapped {
+        headers.insert(k.clone(), v.clone());
+    }
+    Ok(())
+}
+
+fn forwarding(
+    client_req: &RequestHeader,
+    ctx: &RequestCtx,
+    host: &str,
+    mut put: impl FnMut(&'static HeaderName, HeaderValue) -> Result<()>,
+) -> Result<()> {
+    use pingora::{ErrorType, OrErr};
+    static HOST: HeaderName = http::header::HOST;
+    let host = HeaderValue::from_str(host).or_err(ErrorType::InvalidHTTPHeader, "upstream host")?;
+    put(&HOST, host)?;
     let original_host = client_req
         .headers
         .get(http::header::HOST)
@@ -86,22 +134,18 @@ pub fn stamp(
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
         });
     if let Some(h) = original_host {
-        up.insert_header("x-forwarded-host", h)?;
+        put(&X_FORWARDED_HOST, h)?;
     }
     let proto = if ctx.client.tls { "https" } else { "http" };
-    up.insert_header("x-forwarded-proto", HeaderValue::from_static(proto))?;
+    put(&X_FORWARDED_PROTO, HeaderValue::from_static(proto))?;
     if let Some(ip) = ctx.client.ip {
         let prev = client_req
             .headers
-            .get("x-forwarded-for")
+            .get(&X_FORWARDED_FOR)
             .filter(|v| !v.is_empty());
-        up.insert_header("x-forwarded-for", forwarded_for(prev, ip))?;
+        put(&X_FORWARDED_FOR, forwarded_for(prev, ip))?;
     }
-    up.insert_header("x-request-id", ctx.request_id.header())?;
-    for (k, v) in mapped {
-        up.insert_header(k.clone(), v.clone())?;
-    }
-    Ok(())
+    put(&X_REQUEST_ID, ctx.request_id.header())
 }
 
 /// `X-Forwarded-For` with the client appended. IPv4 is written by hand: `Display` for an address

@@ -204,16 +204,24 @@ impl Outgoing<'_> {
         ctx: &RequestCtx,
         endpoint: &Endpoint,
     ) -> pingora::Result<RequestHeader> {
-        let mut up = RequestHeader::build(
-            self.method.clone(),
-            self.path.as_bytes(),
-            Some(self.headers.len() + 8),
-        )?;
+        use pingora::{ErrorType, OrErr};
+        // Plain `http` parts, converted: no case map (see `upstream::stamp_map`).
+        let (mut parts, ()) = ::http::Request::new(()).into_parts();
+        parts.method = self.method.clone();
+        let headers = &mut parts.headers;
+        headers.reserve(self.headers.len() + 7);
         if let Some(ct) = self.content_type {
-            up.insert_header(::http::header::CONTENT_TYPE, ct)?;
+            let ct = ::http::HeaderValue::from_str(ct)
+                .or_err(ErrorType::InvalidHTTPHeader, "integration content type")?;
+            headers.insert(::http::header::CONTENT_TYPE, ct);
         }
-        up.insert_header(::http::header::CONTENT_LENGTH, self.body.len())?;
-        upstream::stamp(&mut up, req, ctx, endpoint.host(), self.headers)?;
+        headers.insert(
+            ::http::header::CONTENT_LENGTH,
+            ::http::HeaderValue::from(self.body.len()),
+        );
+        upstream::stamp_map(headers, req, ctx, endpoint.host(), self.headers)?;
+        let mut up = RequestHeader::from(parts);
+        up.set_raw_path(self.path.as_bytes())?;
         Ok(up)
     }
 }

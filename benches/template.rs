@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use stagecraft::template::{ContextData, Identity, Limits, Params, RenderInput, Template};
 
+/// The gateway's allocator (see `src/main.rs`): what a render costs in the gateway.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TEMPLATE: &str = r##"#set($root = $input.path('$'))
 {
   "orderId": "$input.path('$.order.id')",

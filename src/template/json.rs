@@ -38,6 +38,10 @@ fn parse_str(input: &str, heap: &mut Heap, max_depth: usize) -> Result<Value, Js
         b: input.as_bytes(),
         pos: 0,
         max_depth,
+        keys: Vec::new(),
+        next_key: 0,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     if p.b.starts_with(&[0xEF, 0xBB, 0xBF]) {
         p.pos = 3;
@@ -56,7 +60,20 @@ struct JsonParser<'a> {
     b: &'a [u8],
     pos: usize,
     max_depth: usize,
+    /// Object keys seen so far, shared: an array of like objects repeats the same few keys, and
+    /// a clone of one is a count increment where a new key is an allocation.
+    keys: Vec<Arc<str>>,
+    /// Where in `keys` the next key is looked for first.
+    next_key: usize,
+    /// The items and entries of the arrays and objects being read, innermost last: each list or
+    /// map is made once at its closing bracket with its exact size, instead of growing as it is
+    /// read.
+    items: Vec<Value>,
+    entries: Vec<(Arc<str>, Value)>,
 }
+
+/// How many distinct keys a parse shares (searched linearly; longer lists cost more than they save).
+const SHARED_KEYS: usize = 32;
 
 impl JsonParser<'_> {
     fn ws(&mut self) {
@@ -95,12 +112,15 @@ impl JsonParser<'_> {
                     self.pos += 1;
                     return Ok(v);
                 }
+                let mark = self.entries.len();
+                let mut interned = true;
                 loop {
                     self.ws();
                     if self.peek() != Some(b'"') {
                         return self.err();
                     }
-                    let key = self.string()?;
+                    let (key, shared) = self.key()?;
+                    interned &= shared;
                     self.ws();
                     if self.peek() != Some(b':') {
                         return self.err();
@@ -108,12 +128,21 @@ impl JsonParser<'_> {
                     self.pos += 1;
                     self.ws();
                     let val = self.value(heap, depth + 1)?;
-                    heap.map_mut(id).put(key, val);
+                    self.entries.push((key, val));
                     self.ws();
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b'}') => {
                             self.pos += 1;
+                            let map = heap.map_mut(id);
+                            if interned {
+                                map.entries.extend_interned(self.entries.drain(mark..));
+                            } else {
+                                map.entries.reserve(self.entries.len() - mark);
+                                for (key, val) in self.entries.drain(mark..) {
+                                    map.put(key, val);
+                                }
+                            }
                             return Ok(v);
                         }
                         _ => return self.err(),
@@ -122,20 +151,22 @@ impl JsonParser<'_> {
             }
             Some(b'[') => {
                 self.pos += 1;
-                let mut items = Vec::new();
                 self.ws();
                 if self.peek() == Some(b']') {
                     self.pos += 1;
-                    return Ok(heap.new_list(items, true));
+                    return Ok(heap.new_list(Vec::new(), true));
                 }
+                let mark = self.items.len();
                 loop {
                     self.ws();
-                    items.push(self.value(heap, depth + 1)?);
+                    let item = self.value(heap, depth + 1)?;
+                    self.items.push(item);
                     self.ws();
                     match self.peek() {
                         Some(b',') => self.pos += 1,
                         Some(b']') => {
                             self.pos += 1;
+                            let items: Vec<Value> = self.items.drain(mark..).collect();
                             return Ok(heap.new_list(items, true));
                         }
                         _ => return self.err(),
@@ -208,6 +239,40 @@ impl JsonParser<'_> {
         }
         self.pos += 4;
         Ok(v)
+    }
+
+    /// Parses an object key at `"`: a key without escapes is shared with the same key seen before
+    /// (`true`: it is one of `keys`, so the same text is the same `Arc`).
+    fn key(&mut self) -> Result<(Arc<str>, bool), JsonError> {
+        let start = self.pos + 1;
+        let Some(len) = self.b[start.min(self.b.len())..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        else {
+            return Ok((self.string()?, false));
+        };
+        let end = start + len;
+        if self.b[end] != b'"' {
+            return Ok((self.string()?, false));
+        }
+        let text = &self.s[start..end];
+        self.pos = end + 1;
+        // Like objects list their keys in the same order: try the one after the last key first.
+        if let Some(k) = self.keys.get(self.next_key).filter(|k| &***k == text) {
+            self.next_key += 1;
+            return Ok((k.clone(), true));
+        }
+        if let Some(i) = self.keys.iter().position(|k| &**k == text) {
+            self.next_key = i + 1;
+            return Ok((self.keys[i].clone(), true));
+        }
+        let k: Arc<str> = Arc::from(text);
+        if self.keys.len() < SHARED_KEYS {
+            self.keys.push(k.clone());
+            self.next_key = self.keys.len();
+            return Ok((k, true));
+        }
+        Ok((k, false))
     }
 
     /// Parses a string literal at `"`.
@@ -416,6 +481,19 @@ mod tests {
             "3.14159265358979323846"
         );
         assert_eq!(roundtrip(r#"{"a":1,"a":2}"#), r#"{"a":2}"#);
+        // A repeated key keeps its first position, whether the key was shared, escaped, or read
+        // after the shared keys ran out.
+        assert_eq!(
+            roundtrip(r#"[{"a":1,"b":2,"a":3},{"b":1,"a":2,"b":4},{"\u0061":1,"a":5}]"#),
+            r#"[{"a":3,"b":2},{"b":4,"a":2},{"a":5}]"#
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let doc = format!("{{{},\"k39\":0,\"k1\":9}}", many.join(","));
+        let expected = doc
+            .replace(",\"k39\":0,\"k1\":9}", "}")
+            .replace("\"k1\":1", "\"k1\":9")
+            .replace("\"k39\":39", "\"k39\":0");
+        assert_eq!(roundtrip(&doc), expected);
     }
 
     #[test]

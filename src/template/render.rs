@@ -4,14 +4,38 @@
 use std::sync::Arc;
 
 use super::ast::{
-    Accessor, BinOp, Expr, ForeachNode, Node, Reference, Slot, SLOT_CONTEXT, SLOT_FOREACH,
-    SLOT_STAGE_VARIABLES, SLOT_VELOCITY_COUNT, SLOT_VELOCITY_HAS_NEXT,
+    Accessor, BinOp, Expr, ForeachNode, Node, Pre, RefNode, Reference, Slot, SLOT_CONTEXT,
+    SLOT_FOREACH, SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_VELOCITY_COUNT, SLOT_VELOCITY_HAS_NEXT,
 };
 use super::context;
 use super::error::{LimitKind, RenderError};
+use super::jsonpath::JsonPath;
 use super::runtime::{limit, num_cmp, LoopFrame, Rt};
 use super::value::Value;
 use super::ForeachOverflow;
+
+/// The path of a reference that is exactly `$input.json('literal')` printed as it is: the
+/// commonest reference of a request template, written straight into the output instead of
+/// through a string value that would be copied into it and dropped.
+fn printed_input_json(r: &RefNode) -> Option<&Result<std::sync::Arc<JsonPath>, String>> {
+    if r.escaped || r.reference.root != SLOT_INPUT {
+        return None;
+    }
+    match r.reference.chain.as_slice() {
+        [Accessor::Method(m)] if &*m.name == "json" => match &m.pre {
+            Some(Pre::Path(path)) => Some(path),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn pos_of(r: &RefNode) -> u32 {
+    match r.reference.chain.first() {
+        Some(Accessor::Method(m)) => m.pos,
+        _ => 0,
+    }
+}
 
 /// How a block finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +113,16 @@ impl Rt<'_> {
                     self.check_output()?;
                 }
                 Node::Ref(r) => {
+                    if let Some(path) = printed_input_json(r) {
+                        if matches!(self.vars[SLOT_INPUT as usize], Value::Input) {
+                            self.step(1)?;
+                            self.out.push_str(&r.prefix);
+                            let path = path.as_ref().map_err(|e| self.err(pos_of(r), e.clone()))?;
+                            self.print_input_json(path)?;
+                            self.check_output()?;
+                            continue;
+                        }
+                    }
                     let v = self.eval_ref(&r.reference)?;
                     self.out.push_str(&r.prefix);
                     if r.escaped {
@@ -370,6 +404,19 @@ impl Rt<'_> {
         match acc {
             Accessor::Property(name) => Ok(self.property(&cur, name)),
             Accessor::Method(m) => {
+                // `$input.json/path` with a literal path compiled with the template: the argument
+                // is not needed again, so neither is the argument list.
+                if let (Value::Input, Some(Pre::Path(path)), "json" | "path") =
+                    (&cur, &m.pre, &*m.name)
+                {
+                    self.step(1)?;
+                    let path = path.as_ref().map_err(|e| self.err(m.pos, e.clone()))?;
+                    return if &*m.name == "json" {
+                        self.input_json(path)
+                    } else {
+                        self.input_path(path)
+                    };
+                }
                 let mut args = Vec::with_capacity(m.args.len());
                 for a in &m.args {
                     args.push(self.eval(a)?);

@@ -73,7 +73,10 @@ impl<'a> Rt<'a> {
             ctx_pending: true,
             sv_pending: true,
             context_val: None,
-            out: String::with_capacity((tpl.text_len + 256).min(lim.max_output_bytes)),
+            // Request templates tend to carry much of the body over: room for it saves the regrowths.
+            out: String::with_capacity(
+                (tpl.text_len + input.body.len() + 256).min(lim.max_output_bytes),
+            ),
             steps: 0,
             depth: 0,
             body_text: None,
@@ -234,12 +237,35 @@ impl<'a> Rt<'a> {
         match self.eval_path(path, &root)? {
             PathResult::Missing => Ok(Value::str("\"\"")),
             PathResult::Found(v) => {
-                let mut s = String::new();
+                let mut s = String::with_capacity(64);
                 self.heap
                     .write_json(&v, &mut s, 0, self.lim.max_render_depth)?;
                 self.new_str(s)
             }
         }
+    }
+
+    /// `$input.json(p)` printed straight into the output, within the same budgets as the string
+    /// `input_json` makes.
+    pub(crate) fn print_input_json(&mut self, path: &JsonPath) -> Result<(), RenderError> {
+        let found = match self.body_json()? {
+            Some(root) => self.eval_path(path, &root)?,
+            None => PathResult::Missing,
+        };
+        match found {
+            PathResult::Missing => self.out.push_str("\"\""),
+            PathResult::Found(v) => {
+                let before = self.out.len();
+                self.heap
+                    .write_json(&v, &mut self.out, 0, self.lim.max_render_depth)?;
+                let written = self.out.len() - before;
+                if written > self.lim.max_string_bytes {
+                    return Err(limit(LimitKind::StringSize));
+                }
+                self.work(written)?;
+            }
+        }
+        Ok(())
     }
 
     /// `$input.params()`.

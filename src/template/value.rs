@@ -150,6 +150,24 @@ impl Entries {
         Some(v)
     }
 
+    /// Fills an empty map from entries whose keys are shared (one `Arc` per distinct text), so a
+    /// repeated key is found by address: a duplicate replaces the value in its first position,
+    /// as `insert` does.
+    pub(crate) fn extend_interned(&mut self, entries: impl ExactSizeIterator<Item = Entry>) {
+        self.items.reserve_exact(entries.len());
+        for (k, v) in entries {
+            match self.items.iter().position(|(x, _)| Arc::ptr_eq(x, &k)) {
+                Some(i) => self.items[i].1 = v,
+                None => self.items.push((k, v)),
+            }
+        }
+        self.rebuild_index();
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.items.reserve_exact(n);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.index = None;
@@ -355,9 +373,7 @@ impl Heap {
         match v {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{}", i);
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Value::Float(f) => write_java_double(out, *f),
             Value::BigNum(s) | Value::Str(s) => out.push_str(s),
             Value::List(id) => {
@@ -426,9 +442,7 @@ impl Heap {
         match v {
             Value::Null | Value::Input | Value::Util | Value::Scope(_) => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{}", i);
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Value::Float(f) => write_java_double(out, *f),
             Value::BigNum(s) => out.push_str(s),
             Value::Str(s) => write_json_string(out, s),
@@ -519,27 +533,41 @@ impl Heap {
     }
 }
 
-/// Appends `s` as a JSON string literal.
+/// Bytes a JSON string literal cannot hold as they are: `"`, `\\` and the control characters.
+const fn json_escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static JSON_ESCAPE: [bool; 256] = json_escape_table();
+
+/// Appends `s` as a JSON string literal. Most strings need no escape: they are found with one
+/// table lookup per byte and copied whole.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            0..=0x1f => None,
-            _ => continue,
-        };
+        if !JSON_ESCAPE[b as usize] {
+            continue;
+        }
         out.push_str(&s[start..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
                 let _ = write!(out, "\\u{:04X}", b);
             }
         }

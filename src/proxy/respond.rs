@@ -14,6 +14,7 @@ use crate::snapshot::responses::{Custom, Part, Value};
 use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::http::ResponseHeader;
+use pingora::protocols::http::HttpTask;
 use pingora::proxy::Session;
 use pingora::Result;
 use std::borrow::Cow;
@@ -218,11 +219,17 @@ impl Answer {
 pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result<()> {
     let resp = head(ctx, session.req_header(), &a)?;
     let head_only = session.req_header().method == http::Method::HEAD;
-    let end = head_only || a.body.is_empty();
-    session.write_response_header(Box::new(resp), end).await?;
-    if !end {
-        session.write_response_body(Some(a.body), true).await?;
+    if head_only || a.body.is_empty() {
+        return session.write_response_header(Box::new(resp), true).await;
     }
+    // Head and body as one batch: pingora writes them with one flush (one `send` for an answer
+    // that fits its write buffer) instead of a write for each.
+    session
+        .write_response_tasks(vec![
+            HttpTask::Header(Box::new(resp), false),
+            HttpTask::Body(Some(a.body), true),
+        ])
+        .await?;
     Ok(())
 }
 

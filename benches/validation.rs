@@ -14,38 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use stagecraft::config::models::compile;
 use stagecraft::snapshot::validation::{check_body, BodyModels};
 
-const MODELS: &str = r##"
-Order:
-  schema:
-    type: object
-    required: [id, customer, items, currency]
-    properties:
-      id: { type: string, pattern: "^ord-[0-9a-f]+$" }
-      currency: { type: string, enum: [EUR, USD, GBP] }
-      total: { type: number, minimum: 0 }
-      customer: { $ref: "#/models/Customer" }
-      items:
-        type: array
-        minItems: 1
-        items:
-          type: object
-          required: [sku, qty, price]
-          properties:
-            sku: { type: string, minLength: 3 }
-            name: { type: string }
-            qty: { type: integer, minimum: 1 }
-            price: { type: number, minimum: 0 }
-      notes: { type: string, maxLength: 500 }
-Customer:
-  schema:
-    type: object
-    required: [id, email]
-    properties:
-      id: { type: integer }
-      name: { type: string }
-      email: { type: string }
-      vip: { type: boolean }
-"##;
+const MODELS: &str = include_str!("load/order-models.yaml");
 
 fn body() -> String {
     let items: Vec<String> = (0..11)

@@ -130,6 +130,9 @@ pub struct Template {
     names: Vec<Box<str>>,
     source: Box<str>,
     text_len: usize,
+    /// The whole output when the template is plain text (a mock's `{"statusCode": 200}`): such a
+    /// template renders without an interpreter.
+    constant: Option<Box<str>>,
 }
 
 impl std::fmt::Debug for Template {
@@ -151,6 +154,17 @@ fn text_len(nodes: &[ast::Node]) -> usize {
         .sum()
 }
 
+fn constant(nodes: &[ast::Node]) -> Option<Box<str>> {
+    let mut text = String::new();
+    for n in nodes {
+        match n {
+            ast::Node::Text(t) => text.push_str(t),
+            _ => return None,
+        }
+    }
+    Some(text.into())
+}
+
 impl Template {
     /// Compiles a template with the default [`Limits`].
     pub fn compile(source: &str) -> Result<Template, TemplateError> {
@@ -163,6 +177,7 @@ impl Template {
         match parser::parse(source, limits.max_parse_depth, limits.max_regex_bytes) {
             Ok(out) => Ok(Template {
                 text_len: text_len(&out.nodes),
+                constant: constant(&out.nodes),
                 nodes: out.nodes,
                 names: out.names,
                 source: source.into(),
@@ -189,6 +204,20 @@ impl Template {
         input: &RenderInput<'_>,
         limits: &Limits,
     ) -> Result<Rendered, RenderError> {
+        if let Some(text) = &self.constant {
+            // Within every limit the interpreter would check (one step and one level per node);
+            // otherwise the interpreter runs and reports the limit.
+            if text.len() <= limits.max_output_bytes
+                && self.nodes.len() < limits.max_steps as usize
+                && limits.max_render_depth >= 1
+            {
+                return Ok(Rendered {
+                    output: text.to_string(),
+                    response_override: input.context.response_override.clone(),
+                    request_override: input.context.request_override.clone(),
+                });
+            }
+        }
         let mut rt = runtime::Rt::new(self, input, limits);
         rt.run()?;
         let (response_override, request_override) = rt.overrides();
@@ -201,6 +230,7 @@ impl Template {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod api_tests {
     use super::*;
 
@@ -209,6 +239,41 @@ mod api_tests {
         fn check<T: Send + Sync>() {}
         check::<Template>();
         check::<std::sync::Arc<Template>>();
+    }
+
+    #[test]
+    fn a_plain_text_template_renders_as_the_interpreter_would() {
+        let input_ctx = ContextData {
+            response_override: Overrides {
+                status: Some(201),
+                ..Overrides::default()
+            },
+            ..ContextData::default()
+        };
+        let (params, vars) = (Params::default(), BTreeMap::new());
+        let input = RenderInput {
+            body: b"",
+            params: &params,
+            stage_variables: &vars,
+            context: &input_ctx,
+        };
+        let t = Template::compile("{\"statusCode\": 200}").unwrap();
+        assert!(t.constant.is_some());
+        let r = t.render(&input, &Limits::default()).unwrap();
+        assert_eq!(r.output, "{\"statusCode\": 200}");
+        assert_eq!(r.response_override.status, Some(201));
+        // Limits still hold.
+        let tight = Limits {
+            max_output_bytes: 4,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            t.render(&input, &tight),
+            Err(RenderError::Limit {
+                kind: LimitKind::OutputSize
+            })
+        ));
+        assert!(Template::compile("a $x b").unwrap().constant.is_none());
     }
 
     #[test]

@@ -286,6 +286,13 @@ cat >"$dir/body.json" <<'JSON'
   "notes": "leave at the door, ring twice"}}
 JSON
 
+# The MOCK integration of every mock route (GET /mock and the authorizer, keys and validated
+# sections' routes): the same work behind each, so that their differences are the feature's.
+export MOCK_INTEGRATION='    integration:
+      type: mock
+      request_templates: { application/json: "{\"statusCode\": 200}" }
+      responses: [ { status: 200, templates: { application/json: "{\"ok\": true}" } } ]
+'
 gateway_conf() { # CONFDIR LISTEN_PORT ADMIN_PORT
   mkdir -p "$1/stages" "$1/deployments"
   cat >"$1/gateway.yaml" <<YAML
@@ -315,10 +322,9 @@ routes:
   - route: "POST /echo-post"
     integration: { type: http_proxy, uri: "backend://be:live/echo-post" }
   - route: "GET /mock"
-    integration:
-      type: mock
-      request_templates: { application/json: "{\"statusCode\": 200}" }
-      responses: [ { status: 200, templates: { application/json: "{\"ok\": true}" } } ]
+YAML
+  printf '%s' "$MOCK_INTEGRATION" >>"$1/deployments/b-1.yaml"
+  cat >>"$1/deployments/b-1.yaml" <<'YAML'
   - route: "POST /orders/{id}"
     integration:
       type: http
@@ -374,18 +380,12 @@ if want authorizer; then
   for _ in $(seq 100); do P_AUTH=$(awk '/^listening/{print $2}' "$dir/logs/authorizer.log"); [[ -n $P_AUTH ]] && break; sleep 0.1; done
   [[ -n $P_AUTH ]] || { echo "tests/lambda/authorizer.py did not start" >&2; cat "$dir/logs/authorizer.log" >&2; exit 1; }
   python3 - "$dir/gw/deployments/b-1.yaml" "$P_AUTH" <<'PY'
-import sys
+import os, sys
 path, port = sys.argv[1], sys.argv[2]
 text = open(path).read()
 head, routes = text.split("routes:\n", 1)
 head += f'authorizers:\n  tokens: {{ type: token, uri: "http://127.0.0.1:{port}" }}\n'
-routes += """  - route: "GET /mock-auth"
-    authorizer: tokens
-    integration:
-      type: mock
-      request_templates: { application/json: "{\\"statusCode\\": 200}" }
-      responses: [ { status: 200, templates: { application/json: "{\\"ok\\": true}" } } ]
-"""
+routes += '  - route: "GET /mock-auth"\n    authorizer: tokens\n' + os.environ["MOCK_INTEGRATION"]
 open(path, "w").write(head + "routes:\n" + routes)
 PY
   printf 'wrk.headers["Authorization"] = "allow-bench"\n' >"$dir/auth.lua"
@@ -404,16 +404,10 @@ methods: { "b/prod GET /mock-key": { rate: 1000000000, burst: 1000000000 } }
 YAML
   printf 'hash: "sha256:%s"\nplans: [gold]\n' "$(printf %s "$KEY_VALUE" | sha256sum | cut -d' ' -f1)" >"$1/api-keys/bench.yaml"
   python3 - "$1/deployments/b-1.yaml" <<'PY'
-import sys
+import os, sys
 path = sys.argv[1]
 text = open(path).read()
-text += """  - route: "GET /mock-key"
-    api_key_required: true
-    integration:
-      type: mock
-      request_templates: { application/json: "{\\"statusCode\\": 200}" }
-      responses: [ { status: 200, templates: { application/json: "{\\"ok\\": true}" } } ]
-"""
+text += '  - route: "GET /mock-key"\n    api_key_required: true\n' + os.environ["MOCK_INTEGRATION"]
 open(path, "w").write(text)
 PY
 }
@@ -429,11 +423,11 @@ fi
 # The validated section's models, validator and routes (the main gateway's configuration only):
 # the same MOCK answering POST twice, once with a body validator whose model (an order with a
 # $ref to a customer model, required properties, bounds, a pattern, an enum, an array of items:
-# benches/load/order-models.yaml, which benches/validation.rs checks alone, under the body's top-level "order") the ~1 KB body passes,
-# once without. Models and validators go before `routes:`, the routes after it.
+# benches/load/order-models.yaml, which benches/validation.rs checks alone, under the body's
+# top-level "order") the ~1 KB body passes, once without. Models and validators go before `routes:`, the routes after it.
 if want validated; then
   python3 - "$dir/gw/deployments/b-1.yaml" "$helpers/order-models.yaml" <<'PY'
-import sys
+import os, sys
 path = sys.argv[1]
 text = open(path).read()
 head, routes = text.split("\nroutes:\n", 1)
@@ -449,11 +443,7 @@ models:
 head += "".join("  " + line + "\n" for line in open(sys.argv[2]).read().splitlines() if line and not line.startswith("#"))
 head += """request_validators:
   body-only: { body: true }"""
-mock = """    integration:
-      type: mock
-      request_templates: { application/json: "{\\"statusCode\\": 200}" }
-      responses: [ { status: 200, templates: { application/json: "{\\"ok\\": true}" } } ]
-"""
+mock = os.environ["MOCK_INTEGRATION"]
 routes += '  - route: "POST /mock-post"\n' + mock
 routes += ('  - route: "POST /mock-validated"\n    request_validator: body-only\n'
            '    request_models: { application/json: Envelope }\n' + mock)

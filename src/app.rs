@@ -52,7 +52,7 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     // Reloads never need a restart; these only shape SIGTERM and binary upgrades. The grace
     // period is the longest a shutdown waits for requests in flight (DrainService exits sooner).
     let conf = ServerConf {
-        threads: settings.threads,
+        threads: settings.threads.unwrap_or_else(default_threads),
         grace_period_seconds: Some(settings.shutdown_grace_seconds),
         graceful_shutdown_timeout_seconds: Some(1),
         upgrade_sock: settings.upgrade_sock.clone(),
@@ -140,4 +140,11 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
         },
     ));
     server.run_forever()
+}
+
+/// One proxy thread per core the process may use (`available_parallelism` follows the cgroup's
+/// CPU quota, so a container limited to 2 CPUs gets 2): the proxy is CPU-bound, fewer threads
+/// leave cores idle and more only add context switches.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

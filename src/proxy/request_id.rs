@@ -3,9 +3,13 @@
 //! upstream request and the response each take it by a reference-count bump rather than a copy
 //! and a parse.
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use std::fmt;
+
+/// `x-request-id`, the header the id travels in both ways: a name `http` does not know, made
+/// once, so that a `HeaderMap` insert of it allocates nothing.
+pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone)]
 pub struct RequestId(HeaderValue);
@@ -21,7 +25,7 @@ impl RequestId {
     /// A client's own `x-request-id` is kept when it is short and printable (as Envoy does), so
     /// that a trace spans the hops; otherwise the gateway makes one.
     pub fn for_request(req: &RequestHeader) -> RequestId {
-        match req.headers.get("x-request-id") {
+        match req.headers.get(&HEADER) {
             Some(v)
                 if !v.is_empty()
                     && v.len() <= 128

@@ -7,6 +7,7 @@
 
 use super::context::{ErrorFacts, RequestCtx};
 use super::facts::{header_text, query_param, Facts};
+use super::request_id;
 use crate::config::method::MethodParam;
 use crate::config::response_type::ResponseType;
 use crate::snapshot::mapping::ContextField;
@@ -233,9 +234,6 @@ pub async fn write(session: &mut Session, ctx: &RequestCtx, a: Answer) -> Result
     Ok(())
 }
 
-/// `x-request-id`, a name `http` does not know: made once, so inserting it allocates nothing.
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-
 /// The head of an answer the gateway makes. Built as plain `http` parts and converted, so it has
 /// no case map: pingora's `insert_header` parses every name into a fresh `HeaderName` and clones it
 /// into that map (two allocations for each name it does not know), while a `HeaderMap` insert of a
@@ -266,11 +264,9 @@ fn head(ctx: &RequestCtx, req: &RequestHeader, a: &Answer) -> Result<ResponseHea
         http::header::CONTENT_LENGTH,
         http::HeaderValue::from(a.body.len()),
     );
-    headers.insert(X_REQUEST_ID, ctx.request_id.header());
+    headers.insert(request_id::HEADER.clone(), ctx.request_id.header());
     let mut resp = ResponseHeader::from(parts);
-    if let Some(cors) = &ctx.labels.cors {
-        super::cors::stamp(&mut resp, cors, super::cors::origin(req, &ctx.labels))?;
-    }
+    stamp_cors(&mut resp, ctx, req)?;
     Ok(resp)
 }
 
@@ -278,11 +274,16 @@ fn head(ctx: &RequestCtx, req: &RequestHeader, a: &Answer) -> Result<ResponseHea
 /// the API's CORS headers (which replace a backend's: the gateway's policy is the one that
 /// holds, as in AWS HTTP APIs).
 pub fn stamp(resp: &mut ResponseHeader, ctx: &RequestCtx, req: &RequestHeader) -> Result<()> {
-    resp.insert_header("x-request-id", ctx.request_id.header())?;
-    if let Some(cors) = &ctx.labels.cors {
-        super::cors::stamp(resp, cors, super::cors::origin(req, &ctx.labels))?;
+    // The name as `&'static str`: the case map of a streamed head keeps it without a copy.
+    resp.insert_header(request_id::HEADER.as_str(), ctx.request_id.header())?;
+    stamp_cors(resp, ctx, req)
+}
+
+fn stamp_cors(resp: &mut ResponseHeader, ctx: &RequestCtx, req: &RequestHeader) -> Result<()> {
+    match &ctx.labels.cors {
+        Some(cors) => super::cors::stamp(resp, cors, super::cors::origin(req, &ctx.labels)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Records that the gateway refused the request: for `$context.error.*` and

@@ -11,6 +11,7 @@
 //! endpoint's, and `x-request-id` the request's id.
 
 use super::context::RequestCtx;
+use super::request_id;
 use crate::snapshot::upstream::Version;
 use crate::snapshot::ProxyIntegration;
 use bytes::Bytes;
@@ -68,7 +69,6 @@ impl Endpoint {
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Sets what every upstream request carries (see the module doc), then the headers mapped by
 /// `request_parameters` or a template's `requestOverride`, which win. For pingora's streamed
@@ -145,7 +145,7 @@ fn forwarding(
             .filter(|v| !v.is_empty());
         put(&X_FORWARDED_FOR, forwarded_for(prev, ip))?;
     }
-    put(&X_REQUEST_ID, ctx.request_id.header())
+    put(&request_id::HEADER, ctx.request_id.header())
 }
 
 /// `X-Forwarded-For` with the client appended. IPv4 is written by hand: `Display` for an address

@@ -270,11 +270,7 @@ impl Compiler<'_> {
         ServerSettings {
             listen,
             admin: admin.map(|a| a.0),
-            threads: g
-                .threads
-                .as_ref()
-                .map_or_else(default_threads, |t| t.value)
-                .max(1),
+            threads: g.threads.as_ref().map(|t| t.value.max(1)),
             shutdown_grace_seconds: g
                 .shutdown_grace_seconds
                 .as_ref()
@@ -1198,13 +1194,6 @@ impl Compiler<'_> {
         }
         ok.then(|| Responses(out.into()))
     }
-}
-
-/// One proxy thread per core the process may use (`available_parallelism` follows the cgroup's
-/// CPU quota, so a container limited to 2 CPUs gets 2): the proxy is CPU-bound, fewer threads
-/// leave cores idle and more only add context switches.
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 #[cfg(test)]

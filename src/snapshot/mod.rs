@@ -56,7 +56,9 @@ pub struct Limits {
 pub struct ServerSettings {
     pub listen: Vec<Listener>,
     pub admin: Option<SocketAddr>,
-    pub threads: usize,
+    /// As gateway.yaml sets it; unset means one per core, which the process reads when it
+    /// starts (a snapshot holds the file's facts, not the machine's).
+    pub threads: Option<usize>,
     pub shutdown_grace_seconds: u64,
     pub upgrade_sock: String,
     /// Where API keys' usage is counted (`usage:`).

@@ -211,10 +211,11 @@ impl Template {
                 && self.nodes.len() < limits.max_steps as usize
                 && limits.max_render_depth >= 1
             {
+                let (response_override, request_override) = runtime::untouched_overrides(input);
                 return Ok(Rendered {
                     output: text.to_string(),
-                    response_override: input.context.response_override.clone(),
-                    request_override: input.context.request_override.clone(),
+                    response_override,
+                    request_override,
                 });
             }
         }

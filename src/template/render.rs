@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::ast::{
-    Accessor, BinOp, Expr, ForeachNode, Node, Pre, RefNode, Reference, Slot, SLOT_CONTEXT,
-    SLOT_FOREACH, SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_VELOCITY_COUNT, SLOT_VELOCITY_HAS_NEXT,
+    Accessor, BinOp, Expr, ForeachNode, MethodCall, Node, Pre, RefNode, Reference, Slot,
+    SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_VELOCITY_COUNT,
+    SLOT_VELOCITY_HAS_NEXT,
 };
 use super::context;
 use super::error::{LimitKind, RenderError};
@@ -14,26 +15,20 @@ use super::runtime::{limit, num_cmp, LoopFrame, Rt};
 use super::value::Value;
 use super::ForeachOverflow;
 
-/// The path of a reference that is exactly `$input.json('literal')` printed as it is: the
-/// commonest reference of a request template, written straight into the output instead of
-/// through a string value that would be copied into it and dropped.
-fn printed_input_json(r: &RefNode) -> Option<&Result<std::sync::Arc<JsonPath>, String>> {
+/// The call of a reference that is exactly `$input.json('literal')` printed as it is (its path
+/// compiled with the template): the commonest reference of a request template, written
+/// straight into the output instead of through a string value that would be copied into it and
+/// dropped.
+fn printed_input_json(r: &RefNode) -> Option<(&MethodCall, &Result<Arc<JsonPath>, String>)> {
     if r.escaped || r.reference.root != SLOT_INPUT {
         return None;
     }
     match r.reference.chain.as_slice() {
         [Accessor::Method(m)] if &*m.name == "json" => match &m.pre {
-            Some(Pre::Path(path)) => Some(path),
+            Some(Pre::Path(path)) => Some((m, path)),
             _ => None,
         },
         _ => None,
-    }
-}
-
-fn pos_of(r: &RefNode) -> u32 {
-    match r.reference.chain.first() {
-        Some(Accessor::Method(m)) => m.pos,
-        _ => 0,
     }
 }
 
@@ -113,11 +108,11 @@ impl Rt<'_> {
                     self.check_output()?;
                 }
                 Node::Ref(r) => {
-                    if let Some(path) = printed_input_json(r) {
+                    if let Some((m, path)) = printed_input_json(r) {
                         if matches!(self.vars[SLOT_INPUT as usize], Value::Input) {
                             self.step(1)?;
                             self.out.push_str(&r.prefix);
-                            let path = path.as_ref().map_err(|e| self.err(pos_of(r), e.clone()))?;
+                            let path = path.as_ref().map_err(|e| self.err(m.pos, e.clone()))?;
                             self.print_input_json(path)?;
                             self.check_output()?;
                             continue;

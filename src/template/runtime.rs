@@ -91,10 +91,7 @@ impl<'a> Rt<'a> {
     pub(crate) fn overrides(&self) -> (Overrides, RequestOverrides) {
         match &self.context_val {
             Some(ctx) => context::read_back(&self.heap, ctx, self.lim.max_render_depth),
-            None => (
-                self.input.context.response_override.clone(),
-                self.input.context.request_override.clone(),
-            ),
+            None => untouched_overrides(self.input),
         }
     }
 
@@ -231,41 +228,51 @@ impl<'a> Rt<'a> {
 
     /// `$input.json(p)`.
     pub(crate) fn input_json(&mut self, path: &JsonPath) -> Result<Value, RenderError> {
-        let Some(root) = self.body_json()? else {
-            return Ok(Value::str("\"\""));
-        };
-        match self.eval_path(path, &root)? {
-            PathResult::Missing => Ok(Value::str("\"\"")),
-            PathResult::Found(v) => {
-                let mut s = String::with_capacity(64);
-                self.heap
-                    .write_json(&v, &mut s, 0, self.lim.max_render_depth)?;
-                self.new_str(s)
-            }
+        let mut s = String::with_capacity(64);
+        match self.append_input_json(path, &mut s)? {
+            None => Ok(Value::str("\"\"")),
+            Some(_) => self.new_str(s),
         }
     }
 
     /// `$input.json(p)` printed straight into the output, within the same budgets as the string
     /// `input_json` makes.
     pub(crate) fn print_input_json(&mut self, path: &JsonPath) -> Result<(), RenderError> {
+        let mut out = std::mem::take(&mut self.out);
+        let written = self.append_input_json(path, &mut out);
+        self.out = out;
+        if let Some(n) = written? {
+            if n > self.lim.max_string_bytes {
+                return Err(limit(LimitKind::StringSize));
+            }
+            self.work(n)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `$input.json(p)` to `out`: the bytes of the JSON found, or `None` when nothing is
+    /// (the body is not JSON or the path matches nothing), for which `""` is appended.
+    fn append_input_json(
+        &mut self,
+        path: &JsonPath,
+        out: &mut String,
+    ) -> Result<Option<usize>, RenderError> {
         let found = match self.body_json()? {
             Some(root) => self.eval_path(path, &root)?,
             None => PathResult::Missing,
         };
         match found {
-            PathResult::Missing => self.out.push_str("\"\""),
+            PathResult::Missing => {
+                out.push_str("\"\"");
+                Ok(None)
+            }
             PathResult::Found(v) => {
-                let before = self.out.len();
+                let before = out.len();
                 self.heap
-                    .write_json(&v, &mut self.out, 0, self.lim.max_render_depth)?;
-                let written = self.out.len() - before;
-                if written > self.lim.max_string_bytes {
-                    return Err(limit(LimitKind::StringSize));
-                }
-                self.work(written)?;
+                    .write_json(&v, out, 0, self.lim.max_render_depth)?;
+                Ok(Some(out.len() - before))
             }
         }
-        Ok(())
     }
 
     /// `$input.params()`.
@@ -323,6 +330,14 @@ impl<'a> Rt<'a> {
         }
         Ok(r)
     }
+}
+
+/// The overrides of a render that never touched `$context`: those it was given.
+pub(crate) fn untouched_overrides(input: &RenderInput<'_>) -> (Overrides, RequestOverrides) {
+    (
+        input.context.response_override.clone(),
+        input.context.request_override.clone(),
+    )
 }
 
 pub(crate) fn num_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {

@@ -7,7 +7,7 @@
 #              same backend), metrics on: requests/s, p50/p99 (wrk --latency) and CPU µs per
 #              request for stagecraft, nginx (proxy_pass, keep-alive upstream), haproxy (one
 #              thread, keep-alive both sides, http-reuse always), Caddy (reverse_proxy,
-#              GOMAXPROCS=1) and bare_proxy (pingora with nothing on top), all on GET / of the
+#              GOMAXPROCS=1) and bare_proxy (unpatched pingora with nothing on top), all on GET / of the
 #              same backend; CPU ratios stagecraft/nginx, stagecraft/bare, stagecraft/caddy,
 #              stagecraft/haproxy and bare/nginx per round and their medians. Budgets:
 #              stagecraft/nginx <= 2.0, stagecraft/bare <= 1.10, stagecraft/caddy < 1.0.
@@ -105,7 +105,7 @@
 #   --conns C     wrk/oha connections (default 50)
 #   --lat-secs S  seconds per oha fixed-rate run (default 10)
 #   --lat-rate R  fixed rate for the latency section (default: 50% of nginx's saturation rps)
-#   --no-build    use target/release/{stagecraft,examples/bare_proxy} as they are
+#   --no-build    use target/release/stagecraft and target/bare/release/bare_proxy as they are
 #   --only LIST   comma list of sections to run (default: all)
 #   --ports LIST  backend,nginx,stagecraft,stagecraft-admin,reload-stagecraft,reload-admin,bare
 #                 [,baseline,baseline-admin[,redis-stagecraft,redis-admin,redis[,haproxy,caddy]]]
@@ -180,11 +180,14 @@ for p in $P_BE $P_NGINX $P_SC $P_SC_ADMIN $P_RL $P_RL_ADMIN $P_BARE $(bl && echo
 done
 if [[ $BUILD == 1 ]]; then
   # setup.sh installs cmake when missing (pingora needs it), as the README's commands do.
-  (cd "$root" && source scripts/setup.sh && cargo build --release --bin stagecraft --example bare_proxy)
+  # bare_proxy is built on pingora as released (benches/bare: its own workspace, without the
+  # repository's [patch.crates-io]), so stagecraft's patches count in its favour.
+  (cd "$root" && source scripts/setup.sh && cargo build --release --bin stagecraft \
+    && cargo build --release --manifest-path benches/bare/Cargo.toml --target-dir target/bare)
 fi
-SC_SRC=$root/target/release/stagecraft BARE_SRC=$root/target/release/examples/bare_proxy
+SC_SRC=$root/target/release/stagecraft BARE_SRC=$root/target/bare/release/bare_proxy
 for b in "$SC_SRC" "$BARE_SRC"; do
-  [[ -x $b ]] || { echo "missing $b: build it (cargo build --release --bin stagecraft --example bare_proxy) or drop --no-build" >&2; exit 1; }
+  [[ -x $b ]] || { echo "missing $b: build it (cargo build --release --bin stagecraft; cargo build --release --manifest-path benches/bare/Cargo.toml --target-dir target/bare) or drop --no-build" >&2; exit 1; }
 done
 
 dir=$(mktemp -d /tmp/stagecraft-load.XXXXXX); pids=() bg=()

@@ -1,9 +1,13 @@
 //! The floor the gateway is measured against: pingora 0.9 with nothing on top.
 //!
 //! ```text
-//! cargo build --release --example bare_proxy
-//! target/release/examples/bare_proxy --listen 127.0.0.1:18094 --upstream 127.0.0.1:18081
+//! cargo build --release --manifest-path benches/bare/Cargo.toml --target-dir target/bare
+//! target/bare/release/bare_proxy --listen 127.0.0.1:18094 --upstream 127.0.0.1:18081
 //! ```
+//!
+//! `benches/bare` builds it on pingora as released, without the repository's patch series (what
+//! `benches/load.sh` measures: the patches then count in the gateway's favour); as an example of
+//! this crate (`cargo build --release --example bare_proxy`) it is built on the patched pingora.
 //!
 //! One listener, one fixed upstream, default pingora settings but for the thread count (1, as
 //! the gateway runs in the benchmark), no routing, metrics or logs. It is built in the same

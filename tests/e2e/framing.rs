@@ -15,7 +15,8 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-async fn gateway() -> (Backend, ConfigDir, Gateway) {
+/// A gateway with stage `s` proxying every path to an echo backend.
+pub(crate) async fn gateway() -> (Backend, ConfigDir, Gateway) {
     let be = Backend::start("A").await;
     let dir = ConfigDir::new();
     put_deployment(&dir, "shop-1", catch_all(be.addr()));

@@ -261,7 +261,7 @@ impl TransportConnector {
                         // test_reusable_stream: we assume server would never actively send data
                         // first on an idle stream.
                         #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
+                        if stream_connected_to(peer, &stream)
                             && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
                         {
                             Some(stream)
@@ -470,6 +470,34 @@ impl PreferredHttpVersion {
 
 use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
+
+/// Whether a pooled stream is connected to `peer`, the guard against a reuse-hash collision
+/// handing a request to the wrong server.
+///
+/// A stream made by [`l4_connect`] to an IP address records that address in its socket digest,
+/// so comparing it needs no syscall; `matches_fd` asks the kernel (`getpeername`) on every
+/// checkout. A stream whose recorded address may not be its socket's peer (made through a
+/// CONNECT proxy or a custom L4 connector, or to a Unix socket) keeps the kernel's answer.
+/// A closed or reset connection is caught by `test_reusable_stream` either way.
+#[cfg(unix)]
+fn stream_connected_to<P: Peer>(peer: &P, stream: &Stream) -> bool {
+    use crate::protocols::l4::socket::SocketAddr as PeerAddr;
+    let plain_tcp = peer.get_proxy().is_none()
+        && peer
+            .get_peer_options()
+            .is_none_or(|options| options.custom_l4.is_none());
+    if let (true, PeerAddr::Inet(want)) = (plain_tcp, peer.address()) {
+        let recorded = stream.get_socket_digest();
+        if let Some(Some(PeerAddr::Inet(got))) = recorded.as_ref().and_then(|d| d.peer_addr.get()) {
+            if got == want {
+                return true;
+            }
+            error!("Crit: pooled stream to {got} offered for peer {want}");
+            return false;
+        }
+    }
+    peer.matches_fd(stream.id())
+}
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {

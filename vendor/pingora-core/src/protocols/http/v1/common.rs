@@ -31,6 +31,12 @@ pub(super) const MAX_HEADER_SIZE: usize = 1048575;
 
 pub(crate) const BODY_BUF_LIMIT: usize = 1024 * 64;
 
+/// Room left in the header maps of a parsed request or response for the headers a proxy adds
+/// before forwarding it (`Date` and `Connection` on a response, forwarding headers and a request
+/// id on a request). A map sized to exactly the parsed headers grows (reallocates and rehashes
+/// both the value map and the case map) on the first insert.
+pub(crate) const HEADER_HEADROOM: usize = 8;
+
 pub const CRLF: &[u8; 2] = b"\r\n";
 /// The empty line that terminates a message's header section.
 pub(super) const HEADER_SECTION_END: &[u8; 4] = b"\r\n\r\n";

@@ -18,47 +18,29 @@ pub(crate) fn write_java_double(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
+    if (1e-3..1e7).contains(&x.abs()) {
+        // ryu writes this range in plain notation with the shortest round-trip digits and `.0`
+        // after an integer: Java's form exactly ("1.0", "0.001", "123.45", "-2.5"), so its text
+        // is copied as it is (`plain_range_is_javas_digit_layout` holds it to the rule).
+        out.push_str(ryu::Buffer::new().format_finite(x));
+        return;
+    }
     let (digits, exp) = shortest(x.abs());
     let digits = digits.as_str();
     if x < 0.0 {
         out.push('-');
     }
-    let abs = x.abs();
-    if (1e-3..1e7).contains(&abs) {
-        // Plain notation: digits with the decimal point after position exp+1.
-        if exp >= 0 {
-            let int_len = (exp + 1) as usize;
-            if digits.len() <= int_len {
-                out.push_str(digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        } else {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(digits);
-        }
+    // Computerized scientific notation: d.dddE[-]n with at least one fraction digit.
+    let (first, rest) = digits.split_at(1.min(digits.len()));
+    out.push_str(first);
+    out.push('.');
+    if rest.is_empty() {
+        out.push('0');
     } else {
-        // Computerized scientific notation: d.dddE[-]n with at least one fraction digit.
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        out.push_str(first);
-        out.push('.');
-        if rest.is_empty() {
-            out.push('0');
-        } else {
-            out.push_str(rest);
-        }
-        out.push('E');
-        let _ = write!(out, "{}", exp);
+        out.push_str(rest);
     }
+    out.push('E');
+    let _ = write!(out, "{}", exp);
 }
 
 /// The significant digits of a double, on the stack (at most 17; a longer text is cut, which
@@ -173,6 +155,66 @@ mod tests {
         let (m, e) = sci.split_once('e').unwrap();
         let digits: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
         (digits, e.parse().unwrap())
+    }
+
+    /// Java's plain layout of `Double.toString` for 1e-3 <= |x| < 1e7, built from the shortest
+    /// digits and exponent: the rule ryu's text is held to.
+    fn java_plain(x: f64) -> String {
+        let (digits, exp) = super::shortest(x.abs());
+        let digits = digits.as_str();
+        let mut out = String::from(if x < 0.0 { "-" } else { "" });
+        if exp >= 0 {
+            let int_len = (exp + 1) as usize;
+            if digits.len() <= int_len {
+                out.push_str(digits);
+                out.push_str(&"0".repeat(int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        } else {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-exp - 1) as usize));
+            out.push_str(digits);
+        }
+        out
+    }
+
+    #[test]
+    fn plain_range_is_javas_digit_layout() {
+        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+        let mut checked = 0;
+        let mut check = |x: f64| {
+            if (1e-3..1e7).contains(&x.abs()) {
+                assert_eq!(java_double(x), java_plain(x), "{x:e}");
+                checked += 1;
+            }
+        };
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Every exponent of the range, any mantissa; cents; small fractions; integers.
+            let bits = (seed & 0x800F_FFFF_FFFF_FFFF) | ((1013 + (seed >> 52) % 34) << 52);
+            check(f64::from_bits(bits));
+            check((seed % 1_000_000_000) as f64 / 100.0);
+            check((seed % 10_000) as f64 * 1e-3);
+            check(-((seed % 9_999_999) as f64));
+        }
+        for x in [
+            1e-3,
+            0.00100000000000001,
+            9999999.999999998,
+            1.0,
+            10.0,
+            123.45,
+            0.1 + 0.2,
+        ] {
+            check(x);
+        }
+        assert!(checked > 600_000, "{checked}");
     }
 
     #[test]

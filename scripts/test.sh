@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 # ARCHITECTURE.md names code by file:line; it must match the tree it describes.
 python3 scripts/architecture-anchors.py --check
-# vendor/pingora-core must be exactly a pingora release plus the series in patches/pingora-core.
+# Each vendor/CRATE must be exactly a pingora release plus its series in patches/CRATE.
 bash scripts/pingora-patches.sh check
 cargo clippy --all-targets -- -D warnings
 cargo build --bin stagecraft

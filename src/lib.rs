@@ -7,6 +7,7 @@
 //! it when the directory changes and owns the state carried from one snapshot to the next
 //! (`snapshot::Carried`); `release` (beside the flow) writes the files `config` reads: the
 //! deployment lifecycle behind `stagecraft deploy`, `rollback`, `canary` and `promote`;
+//! `openapi` (beside the flow too) reads AWS definitions for `stagecraft import`;
 //! `shutdown` ends the process gracefully; `cli` and `app` wire it together. See
 //! ARCHITECTURE.md.
 //!
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod idle;
 pub mod metrics;
+pub mod openapi;
 pub mod probe;
 pub mod proxy;
 pub mod release;

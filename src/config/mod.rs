@@ -209,7 +209,7 @@ pub fn parse_yaml<T: FileModel>(file: &SourceFile) -> Result<T, Problem> {
 }
 
 /// serde-saphyr renders errors with a source snippet; a problem line wants the first sentence.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
+pub fn yaml_message(e: &serde_saphyr::Error) -> String {
     let full = e.to_string();
     let first = full.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);

@@ -7,6 +7,7 @@
 //! - `map`: `--map FROM=TO` and what becomes of values that have no local meaning.
 
 pub mod doc;
+pub mod import;
 pub mod map;
 pub mod read;
 

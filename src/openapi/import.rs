@@ -1,0 +1,1165 @@
+//! Part of `openapi` (beside the data flow): a [`Document`] into the tree of a draft
+//! `apis/NAME.yaml`, with a warning for everything that has no local meaning or is not carried
+//! over. The draft is written in the configuration's own keys (README, "Configuration
+//! reference"), so `config` reads it like any hand-written draft.
+//!
+//! Not yet carried over (issue 19 in progress): security schemes and `security` (authorizers,
+//! API keys) and `x-amazon-apigateway-binary-media-types`. Until they are, the command that
+//! writes drafts is not wired to the command line.
+
+use indexmap::IndexMap;
+
+use super::doc::{JsonPath, Node};
+use super::map::Mapper;
+use super::read::{Document, Version};
+
+/// What `--base-path` does with the definition's base path (AWS's `basepath` import option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BasePath {
+    /// Routes are the paths as written.
+    #[default]
+    Ignore,
+    /// The whole base path goes in front of every path.
+    Prepend,
+    /// The base path without its first segment goes in front of every path.
+    Split,
+}
+
+/// One thing the draft does not carry as the definition says, and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub path: JsonPath,
+    pub message: String,
+}
+
+/// A converted definition: the draft's tree, what to tell the user, and the base path the
+/// definition declares (a hint for the stage's `base_path`; no stage is written).
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub draft: Node,
+    pub warnings: Vec<Warning>,
+    pub base_path: Option<String>,
+}
+
+const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
+const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
+const INTEGRATION: &str = "x-amazon-apigateway-integration";
+const EXT: &str = "x-amazon-apigateway-";
+
+/// Converts `doc`. Never fails: what cannot be converted is left out with a warning.
+pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Imported {
+    let mut cx = Cx {
+        doc,
+        mapper,
+        warnings: Vec::new(),
+    };
+    let root = JsonPath::root();
+    let mut draft = IndexMap::new();
+
+    let declared_base = cx.base_path();
+    let prefix = match (base_path, declared_base.as_deref()) {
+        (BasePath::Ignore, _) | (_, None) => String::new(),
+        (BasePath::Prepend, Some(b)) => b.to_string(),
+        (BasePath::Split, Some(b)) => match b.trim_start_matches('/').split_once('/') {
+            Some((_, rest)) => format!("/{rest}"),
+            None => String::new(),
+        },
+    };
+
+    let routes = cx.routes(&prefix);
+    if !routes.is_empty() {
+        draft.insert("routes".to_string(), Node::Seq(routes));
+    }
+    if let Some(models) = cx.models() {
+        draft.insert("models".to_string(), models);
+    }
+    cx.root_extensions(&root, &mut draft);
+    let Cx { warnings, .. } = cx;
+    Imported {
+        draft: Node::Map(draft),
+        warnings,
+        base_path: declared_base,
+    }
+}
+
+struct Cx<'a> {
+    doc: &'a Document,
+    mapper: &'a mut Mapper,
+    warnings: Vec<Warning>,
+}
+
+fn s(text: impl Into<String>) -> Node {
+    Node::String(text.into())
+}
+
+fn map_of(entries: impl IntoIterator<Item = (String, Node)>) -> Node {
+    Node::Map(entries.into_iter().collect())
+}
+
+/// A status code written as a string or a number, as an integer.
+fn status(node: &Node) -> Option<Node> {
+    let code: u16 = node.scalar_text()?.trim().parse().ok()?;
+    Some(Node::Number(code.into()))
+}
+
+impl Cx<'_> {
+    fn warn(&mut self, path: &JsonPath, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.clone(),
+            message: message.into(),
+        });
+    }
+
+    /// Swagger's `basePath`; OpenAPI 3's `basePath` server variable, else the path of the first
+    /// server's URL.
+    fn base_path(&self) -> Option<String> {
+        let root = &self.doc.root;
+        let raw = match self.doc.version {
+            Version::Swagger2 => root.get("basePath")?.as_str()?.to_string(),
+            Version::OpenApi30 => {
+                let servers = root.get("servers")?.as_seq()?;
+                let from_variable = servers.iter().find_map(|srv| {
+                    srv.get("variables")?
+                        .get("basePath")?
+                        .get("default")?
+                        .as_str()
+                        .map(str::to_string)
+                });
+                match from_variable {
+                    Some(b) => b,
+                    None => {
+                        let url = servers.first()?.get("url")?.as_str()?;
+                        let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+                        match after_scheme.find('/') {
+                            Some(i) if url.contains("://") => after_scheme[i..].to_string(),
+                            _ if url.starts_with('/') => url.to_string(),
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+        };
+        let trimmed = raw.trim_matches('/');
+        (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
+    }
+
+    fn routes(&mut self, prefix: &str) -> Vec<Node> {
+        let mut routes = Vec::new();
+        let Some(paths) = self.doc.root.get("paths").and_then(Node::as_map) else {
+            return routes;
+        };
+        let at_paths = JsonPath::root().key("paths");
+        for (path, item) in paths {
+            let at = at_paths.key(path);
+            let Some(item_map) = item.as_map() else {
+                self.warn(
+                    &at,
+                    format!("a path item must be a mapping, not {}", item.kind()),
+                );
+                continue;
+            };
+            if item_map.contains_key("$ref") {
+                self.warn(&at, "a path item by $ref is not supported: left out");
+                continue;
+            }
+            let shared = item.get("parameters").and_then(Node::as_seq).unwrap_or(&[]);
+            let route_path = route_path(prefix, path);
+            for (key, op) in item_map {
+                let method = if key == ANY_METHOD {
+                    "ANY".to_string()
+                } else if METHODS.contains(&key.as_str()) {
+                    key.to_ascii_uppercase()
+                } else {
+                    match key.as_str() {
+                        "parameters" | "summary" | "description" | "servers" => {}
+                        "trace" => self.warn(&at.key(key), "TRACE is not supported: left out"),
+                        k if k.starts_with(EXT) => {
+                            self.warn(&at.key(key), "not supported on a path item: dropped")
+                        }
+                        _ => {}
+                    }
+                    continue;
+                };
+                let shared = (&at, shared);
+                if let Some(route) = self.route(&at.key(key), &method, &route_path, op, shared) {
+                    routes.push(route);
+                }
+            }
+        }
+        routes
+    }
+
+    fn route(
+        &mut self,
+        at: &JsonPath,
+        method: &str,
+        path: &str,
+        op: &Node,
+        shared: (&JsonPath, &[Node]),
+    ) -> Option<Node> {
+        let Some(integration) = op.get(INTEGRATION) else {
+            self.warn(
+                at,
+                "no x-amazon-apigateway-integration: left out (AWS creates a method that \
+                 cannot be called)",
+            );
+            return None;
+        };
+        let mut route = IndexMap::new();
+        route.insert("route".to_string(), s(format!("{method} {path}")));
+        let params = self.method_parameters(at, op, shared);
+        let integration = self.integration(&at.key(INTEGRATION), method, path, integration)?;
+        if !params.request_parameters.is_empty() {
+            route.insert(
+                "request_parameters".to_string(),
+                Node::Map(params.request_parameters),
+            );
+        }
+        if !params.request_models.is_empty() {
+            route.insert(
+                "request_models".to_string(),
+                Node::Map(params.request_models),
+            );
+        }
+        if let Some(v) = op.get(&format!("{EXT}request-validator")) {
+            match v.as_str() {
+                Some(name) => {
+                    route.insert("request_validator".to_string(), s(name));
+                }
+                None => self.warn(
+                    &at.key(&format!("{EXT}request-validator")),
+                    "must be a validator's name: dropped",
+                ),
+            }
+        }
+        route.insert("integration".to_string(), integration);
+        for key in op.as_map().into_iter().flat_map(|m| m.keys()) {
+            if key.starts_with(EXT)
+                && key != INTEGRATION
+                && key != &format!("{EXT}request-validator")
+                && key != &format!("{EXT}auth")
+            {
+                self.warn(&at.key(key), "not supported: dropped");
+            }
+        }
+        Some(Node::Map(route))
+    }
+
+    /// The query and header parameters a route declares, and its body's models by media type.
+    fn method_parameters(
+        &mut self,
+        at: &JsonPath,
+        op: &Node,
+        (at_item, shared): (&JsonPath, &[Node]),
+    ) -> Params {
+        let mut out = Params::default();
+        let own = op.get("parameters").and_then(Node::as_seq).unwrap_or(&[]);
+        // The operation's own parameter wins over the path item's of the same name and place.
+        let mut merged: Vec<(JsonPath, &Node)> = Vec::new();
+        for (i, p) in own.iter().enumerate() {
+            merged.push((at.key("parameters").index(i), p));
+        }
+        for (i, p) in shared.iter().enumerate() {
+            let same = |q: &&Node| q.get("name") == p.get("name") && q.get("in") == p.get("in");
+            if !own.iter().any(|q| same(&q)) {
+                merged.push((at_item.key("parameters").index(i), p));
+            }
+        }
+        for (where_, p) in merged {
+            let p = resolve(&self.doc.root, p);
+            let name = p.get("name").and_then(Node::as_str).unwrap_or_default();
+            let required = p.get("required").and_then(Node::as_bool).unwrap_or(false);
+            match p.get("in").and_then(Node::as_str) {
+                Some("query") => {
+                    out.request_parameters.insert(
+                        format!("method.request.querystring.{name}"),
+                        Node::Bool(required),
+                    );
+                }
+                Some("header") => {
+                    out.request_parameters.insert(
+                        format!("method.request.header.{name}"),
+                        Node::Bool(required),
+                    );
+                }
+                // Every path parameter is a capture of the route already.
+                Some("path") => {}
+                Some("body") => {
+                    if let Some(model) = self.schema_model(&where_.key("schema"), p.get("schema")) {
+                        for media in self.consumes(op) {
+                            out.request_models.insert(media, s(model.clone()));
+                        }
+                    }
+                }
+                Some(other) => self.warn(
+                    &where_,
+                    format!("a parameter in {other} is not supported: dropped"),
+                ),
+                None => self.warn(&where_, "a parameter without `in`: dropped"),
+            }
+        }
+        if let Some(body) = op.get("requestBody") {
+            let body = resolve(&self.doc.root, body);
+            let at_body = at.key("requestBody").key("content");
+            for (media, content) in body
+                .get("content")
+                .and_then(Node::as_map)
+                .into_iter()
+                .flatten()
+            {
+                let at_media = at_body.key(media);
+                if let Some(model) =
+                    self.schema_model(&at_media.key("schema"), content.get("schema"))
+                {
+                    out.request_models.insert(media.clone(), s(model));
+                }
+            }
+        }
+        out
+    }
+
+    /// Swagger's `consumes` of the operation, else of the document, else JSON.
+    fn consumes(&self, op: &Node) -> Vec<String> {
+        let list: Vec<String> = op
+            .get("consumes")
+            .or_else(|| self.doc.root.get("consumes"))
+            .and_then(Node::as_seq)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|m| m.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if list.is_empty() {
+            vec!["application/json".to_string()]
+        } else {
+            list
+        }
+    }
+
+    /// The model a body schema names (`$ref` to a definition); an inline schema is not a model.
+    fn schema_model(&mut self, at: &JsonPath, schema: Option<&Node>) -> Option<String> {
+        let schema = schema?;
+        match schema.get("$ref").and_then(Node::as_str) {
+            Some(r) => match definition_name(r) {
+                Some(name) => Some(model_name(&name)),
+                None => {
+                    self.warn(at, format!("$ref {r:?} is not a definition: no body model"));
+                    None
+                }
+            },
+            None => {
+                self.warn(
+                    at,
+                    "an inline body schema is not carried over: give it a definition and a $ref",
+                );
+                None
+            }
+        }
+    }
+
+    fn integration(
+        &mut self,
+        at: &JsonPath,
+        method: &str,
+        path: &str,
+        node: &Node,
+    ) -> Option<Node> {
+        let mut out = IndexMap::new();
+        let Some(kind) = node.get("type").and_then(Node::as_str) else {
+            self.warn(at, "an integration without `type`: route left out");
+            return None;
+        };
+        let kind = kind.to_ascii_lowercase();
+        if !matches!(
+            kind.as_str(),
+            "http" | "http_proxy" | "mock" | "aws" | "aws_proxy"
+        ) {
+            self.warn(
+                &at.key("type"),
+                format!("integration type {kind:?} is not supported: route left out"),
+            );
+            return None;
+        }
+        out.insert("type".to_string(), s(kind.clone()));
+
+        let mut uri = None;
+        if kind != "mock" {
+            match node.get("uri").map(|u| (u, sub_text(u))) {
+                Some((_, Some(text))) => {
+                    let mapped = self.mapper.uri(&text);
+                    if let Some(note) = mapped.note {
+                        self.warn(&at.key("uri"), note);
+                    }
+                    uri = Some(mapped.value);
+                }
+                Some((u, None)) => {
+                    self.warn(
+                        &at.key("uri"),
+                        format!(
+                            "a uri must be text or Fn::Sub, not {}: route left out",
+                            u.kind()
+                        ),
+                    );
+                    return None;
+                }
+                None => {
+                    self.warn(at, "an integration without `uri`: route left out");
+                    return None;
+                }
+            }
+        }
+
+        let mut request_parameters = IndexMap::new();
+        if let Some(params) = node.get("requestParameters").and_then(Node::as_map) {
+            if kind.starts_with("aws") && !params.is_empty() {
+                self.warn(
+                    &at.key("requestParameters"),
+                    "a function integration takes no request parameters here: dropped",
+                );
+            } else {
+                for (target, source) in params {
+                    let Some(source) = source.as_str() else {
+                        self.warn(
+                            &at.key("requestParameters").key(target),
+                            "not text: dropped",
+                        );
+                        continue;
+                    };
+                    // AWS fills `{id}` of the uri from any source; here a uri placeholder is a
+                    // capture of the route: `{id}` from `method.request.path.petId` is `{petId}`.
+                    if let (Some(name), Some(captured), Some(u)) = (
+                        target.strip_prefix("integration.request.path."),
+                        source.strip_prefix("method.request.path."),
+                        uri.as_mut(),
+                    ) {
+                        let placeholder = format!("{{{name}}}");
+                        if name != captured
+                            && u.contains(&placeholder)
+                            && !path.contains(&placeholder)
+                        {
+                            *u = u.replace(&placeholder, &format!("{{{captured}}}"));
+                            request_parameters
+                                .insert(format!("integration.request.path.{captured}"), s(source));
+                            continue;
+                        }
+                    }
+                    request_parameters.insert(target.clone(), s(source));
+                }
+            }
+        }
+        if let Some(u) = uri {
+            out.insert("uri".to_string(), s(u));
+        }
+        if !request_parameters.is_empty() {
+            out.insert(
+                "request_parameters".to_string(),
+                Node::Map(request_parameters),
+            );
+        }
+        if let Some(templates) = node.get("requestTemplates").and_then(Node::as_map) {
+            if kind == "aws_proxy" || kind == "http_proxy" {
+                if !templates.is_empty() {
+                    self.warn(
+                        &at.key("requestTemplates"),
+                        format!("a {kind} integration uses no request template: dropped"),
+                    );
+                }
+            } else if !templates.is_empty() {
+                let t = self.templates(&at.key("requestTemplates"), node.get("requestTemplates"));
+                out.insert("request_templates".to_string(), Node::Map(t));
+            }
+        }
+        if let Some(p) = node.get("passthroughBehavior").and_then(Node::as_str) {
+            let p = p.to_ascii_lowercase();
+            if matches!(p.as_str(), "when_no_match" | "when_no_templates" | "never") {
+                out.insert("passthrough_behavior".to_string(), s(p));
+            } else {
+                self.warn(
+                    &at.key("passthroughBehavior"),
+                    format!("{p:?} is not a passthrough behavior: when_no_match used"),
+                );
+            }
+        }
+        if let Some(t) = node.get("timeoutInMillis") {
+            match t.scalar_text().and_then(|t| t.parse::<u64>().ok()) {
+                Some(ms) if ms > 0 => {
+                    out.insert("timeout_ms".to_string(), Node::Number(ms.into()));
+                }
+                _ => self.warn(&at.key("timeoutInMillis"), "not a positive number: dropped"),
+            }
+        }
+        if let Some(responses) = node.get("responses").and_then(Node::as_map) {
+            if kind.ends_with("_proxy") {
+                if !responses.is_empty() {
+                    self.warn(
+                        &at.key("responses"),
+                        format!("a {kind} integration passes the response through: dropped"),
+                    );
+                }
+            } else {
+                let list = self.integration_responses(&at.key("responses"), responses);
+                if !list.is_empty() {
+                    out.insert("responses".to_string(), Node::Seq(list));
+                }
+            }
+        }
+        for (key, why) in [
+            ("credentials", "an IAM role has no meaning here"),
+            (
+                "connectionType",
+                "VPC links have no meaning here; the uri is used as it is",
+            ),
+            ("connectionId", "VPC links have no meaning here"),
+            ("contentHandling", "not supported"),
+            ("cacheNamespace", "caching is not supported"),
+            ("tlsConfig", "not supported"),
+            ("payloadFormatVersion", "an HTTP API setting"),
+            ("integrationSubtype", "an HTTP API setting"),
+        ] {
+            if let Some(v) = node.get(key) {
+                if !matches!(v, Node::Null) && v.as_str() != Some("INTERNET") {
+                    self.warn(&at.key(key), format!("{why}: dropped"));
+                }
+            }
+        }
+        if let Some(keys) = node.get("cacheKeyParameters").and_then(Node::as_seq) {
+            if !keys.is_empty() {
+                self.warn(
+                    &at.key("cacheKeyParameters"),
+                    "caching is not supported: dropped",
+                );
+            }
+        }
+        if let Some(m) = node.get("httpMethod").and_then(Node::as_str) {
+            if kind.starts_with("http") && method != "ANY" && !m.eq_ignore_ascii_case(method) {
+                self.warn(
+                    &at.key("httpMethod"),
+                    format!(
+                        "the backend is called with the client's method ({method}), not {}",
+                        m.to_ascii_uppercase()
+                    ),
+                );
+            }
+        }
+        Some(Node::Map(out))
+    }
+
+    /// A response's `responseParameters` (the header targets `header_of` names) and
+    /// `responseTemplates` as the draft's `headers` and `templates`.
+    fn headers_and_templates(
+        &mut self,
+        at: &JsonPath,
+        r: &Node,
+        out: &mut IndexMap<String, Node>,
+        header_of: fn(&str) -> Option<&str>,
+    ) {
+        let mut headers = IndexMap::new();
+        let at_params = at.key("responseParameters");
+        for (target, source) in r
+            .get("responseParameters")
+            .and_then(Node::as_map)
+            .into_iter()
+            .flatten()
+        {
+            match (header_of(target), source.as_str()) {
+                (Some(name), Some(source)) => {
+                    if target.starts_with("gatewayresponse.header.method.response.header.") {
+                        self.warn(&at_params.key(target), format!("read as header {name}"));
+                    }
+                    headers.insert(name.to_string(), s(source));
+                }
+                _ => self.warn(
+                    &at_params.key(target),
+                    "only a response header set from text is supported: dropped",
+                ),
+            }
+        }
+        if !headers.is_empty() {
+            out.insert("headers".to_string(), Node::Map(headers));
+        }
+        let templates = self.templates(&at.key("responseTemplates"), r.get("responseTemplates"));
+        if !templates.is_empty() {
+            out.insert("templates".to_string(), Node::Map(templates));
+        }
+    }
+
+    /// Mapping templates by media type, in file order.
+    fn templates(&mut self, at: &JsonPath, node: Option<&Node>) -> IndexMap<String, Node> {
+        let mut out = IndexMap::new();
+        for (media, text) in node.and_then(Node::as_map).into_iter().flatten() {
+            match text.as_str() {
+                Some(t) => {
+                    out.insert(media.clone(), s(t));
+                }
+                None => self.warn(&at.key(media), "a template must be text: dropped"),
+            }
+        }
+        out
+    }
+
+    /// `responses` keyed by selection pattern (`default`: none) into the ordered list, the
+    /// default last.
+    fn integration_responses(
+        &mut self,
+        at: &JsonPath,
+        responses: &IndexMap<String, Node>,
+    ) -> Vec<Node> {
+        let mut list = Vec::new();
+        let mut default = None;
+        for (pattern, r) in responses {
+            let at_r = at.key(pattern);
+            let Some(code) = r.get("statusCode").and_then(status) else {
+                self.warn(&at_r, "no statusCode a number can be read from: dropped");
+                continue;
+            };
+            let mut out = IndexMap::new();
+            if pattern != "default" {
+                out.insert("selection_pattern".to_string(), s(pattern.clone()));
+            }
+            out.insert("status".to_string(), code);
+            self.headers_and_templates(&at_r, r, &mut out, |t| {
+                t.strip_prefix("method.response.header.")
+            });
+            if r.get("contentHandling").is_some() {
+                self.warn(&at_r.key("contentHandling"), "not supported: dropped");
+            }
+            if pattern == "default" {
+                default = Some(Node::Map(out));
+            } else {
+                list.push(Node::Map(out));
+            }
+        }
+        list.extend(default);
+        list
+    }
+
+    /// `definitions` (2.0) or `components.schemas` (3.0) as models, their `$ref`s rewritten to
+    /// the draft's `#/models/NAME`.
+    fn models(&mut self) -> Option<Node> {
+        let (at, defs) = match self.doc.version {
+            Version::Swagger2 => (
+                JsonPath::root().key("definitions"),
+                self.doc.root.get("definitions")?,
+            ),
+            Version::OpenApi30 => (
+                JsonPath::root().key("components").key("schemas"),
+                self.doc.root.get("components")?.get("schemas")?,
+            ),
+        };
+        let defs = defs.as_map()?;
+        let mut models = IndexMap::new();
+        for (name, schema) in defs {
+            let local = model_name(name);
+            if &local != name {
+                self.warn(
+                    &at.key(name),
+                    format!("model {name:?} is named {local:?} (letters, digits, '_', '-', '.')"),
+                );
+            }
+            let mut schema = schema.clone();
+            rewrite_refs(&mut schema);
+            models.insert(local, map_of([("schema".to_string(), schema)]));
+        }
+        (!models.is_empty()).then_some(Node::Map(models))
+    }
+
+    fn root_extensions(&mut self, root: &JsonPath, draft: &mut IndexMap<String, Node>) {
+        let Some(map) = self.doc.root.as_map() else {
+            return;
+        };
+        for (key, value) in map {
+            let Some(ext) = key.strip_prefix(EXT) else {
+                continue;
+            };
+            let at = root.key(key);
+            match ext {
+                "request-validators" => {
+                    let mut validators = IndexMap::new();
+                    for (name, v) in value.as_map().into_iter().flatten() {
+                        let flag =
+                            |k: &str| Node::Bool(v.get(k).and_then(Node::as_bool) == Some(true));
+                        validators.insert(
+                            name.clone(),
+                            map_of([
+                                ("body".to_string(), flag("validateRequestBody")),
+                                ("parameters".to_string(), flag("validateRequestParameters")),
+                            ]),
+                        );
+                    }
+                    draft.insert("request_validators".to_string(), Node::Map(validators));
+                }
+                "request-validator" => match value.as_str() {
+                    Some(name) => {
+                        draft.insert("default_request_validator".to_string(), s(name));
+                    }
+                    None => self.warn(&at, "must be a validator's name: dropped"),
+                },
+                "api-key-source" => match value.as_str().map(str::to_ascii_lowercase) {
+                    Some(v) if v == "header" || v == "authorizer" => {
+                        draft.insert("api_key_source".to_string(), s(v));
+                    }
+                    _ => self.warn(&at, "expected HEADER or AUTHORIZER: dropped"),
+                },
+                "gateway-responses" => {
+                    let responses = self.gateway_responses(&at, value);
+                    if !responses.is_empty() {
+                        draft.insert("gateway_responses".to_string(), Node::Map(responses));
+                    }
+                }
+                "policy" => self.warn(
+                    &at,
+                    "SECURITY: a resource policy is not enforced here (callers it denies in AWS \
+                     are let through): dropped",
+                ),
+                "documentation" => self.warn(&at, "documentation parts are not kept: dropped"),
+                _ => self.warn(&at, "not supported: dropped"),
+            }
+        }
+    }
+
+    fn gateway_responses(&mut self, at: &JsonPath, value: &Node) -> IndexMap<String, Node> {
+        let mut out = IndexMap::new();
+        for (kind, r) in value.as_map().into_iter().flatten() {
+            let at_r = at.key(kind);
+            let mut g = IndexMap::new();
+            if let Some(code) = r.get("statusCode") {
+                match status(code) {
+                    Some(c) => {
+                        g.insert("status".to_string(), c);
+                    }
+                    None => self.warn(&at_r.key("statusCode"), "not a status code: dropped"),
+                }
+            }
+            self.headers_and_templates(&at_r, r, &mut g, |t| {
+                // Seen in real files: the method response's prefix pasted after AWS's own.
+                t.strip_prefix("gatewayresponse.header.")
+                    .map(|n| n.strip_prefix("method.response.header.").unwrap_or(n))
+            });
+            out.insert(kind.clone(), Node::Map(g));
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+struct Params {
+    request_parameters: IndexMap<String, Node>,
+    request_models: IndexMap<String, Node>,
+}
+
+/// A `$ref` to a parameter or request body inside the document (`#/parameters/X`,
+/// `#/components/requestBodies/X`), followed; anything else as it is.
+fn resolve<'n>(root: &'n Node, node: &'n Node) -> &'n Node {
+    let Some(pointer) = node
+        .get("$ref")
+        .and_then(Node::as_str)
+        .and_then(|r| r.strip_prefix("#/"))
+    else {
+        return node;
+    };
+    let mut at = root;
+    for step in pointer.split('/') {
+        let step = step.replace("~1", "/").replace("~0", "~");
+        match at.get(&step) {
+            Some(next) => at = next,
+            None => return node,
+        }
+    }
+    at
+}
+
+/// `prefix` + `path`, without a trailing `/` (a route has no empty segment).
+fn route_path(prefix: &str, path: &str) -> String {
+    let joined = format!("{prefix}{path}");
+    let trimmed = joined.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// The text of a `uri`: a string, or `{"Fn::Sub": "text"}` / `{"Fn::Sub": ["text", {...}]}`
+/// with its literal variables substituted (the rest stays `${...}` for `--map`).
+fn sub_text(uri: &Node) -> Option<String> {
+    if let Some(t) = uri.as_str() {
+        return Some(t.to_string());
+    }
+    let sub = uri.get("Fn::Sub")?;
+    if let Some(t) = sub.as_str() {
+        return Some(t.to_string());
+    }
+    let parts = sub.as_seq()?;
+    let mut text = parts.first()?.as_str()?.to_string();
+    for (name, value) in parts.get(1).and_then(Node::as_map).into_iter().flatten() {
+        if let Some(v) = value.as_str() {
+            text = text.replace(&format!("${{{name}}}"), v);
+        }
+    }
+    Some(text)
+}
+
+/// The definition a `$ref` names: `#/definitions/X` or `#/components/schemas/X`, decoded.
+fn definition_name(r: &str) -> Option<String> {
+    let rest = r
+        .strip_prefix("#/definitions/")
+        .or_else(|| r.strip_prefix("#/components/schemas/"))?;
+    if rest.contains('/') {
+        return None;
+    }
+    Some(rest.replace("~1", "/").replace("~0", "~"))
+}
+
+/// A definition's name as a model name: letters, digits, `_`, `-` and `.`.
+fn model_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every `$ref` to a definition, in place: `#/models/NAME`, or AWS's model URL with the
+/// fragment for a reference into a definition (`#/definitions/X/properties/y`).
+fn rewrite_refs(node: &mut Node) {
+    match node {
+        Node::Map(m) => {
+            for (k, v) in m.iter_mut() {
+                if k == "$ref" {
+                    if let Node::String(r) = v {
+                        if let Some(name) = definition_name(r) {
+                            *r = format!("#/models/{}", model_name(&name));
+                        } else if let Some(rest) = r
+                            .strip_prefix("#/definitions/")
+                            .or_else(|| r.strip_prefix("#/components/schemas/"))
+                        {
+                            if let Some((name, inner)) = rest.split_once('/') {
+                                *r = format!(
+                                    "https://apigateway.amazonaws.com/restapis/stagecraft/models/{}#/{inner}",
+                                    model_name(name)
+                                );
+                            }
+                        }
+                        continue;
+                    }
+                }
+                rewrite_refs(v);
+            }
+        }
+        Node::Seq(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Scope};
+
+    /// AWS's PetStore sample (tests/data/openapi/README.md says where it comes from).
+    const PETSTORE: &str = include_str!("../../tests/data/openapi/petstore-swagger.json");
+
+    fn import(text: &str, base: BasePath, maps: &[&str]) -> Imported {
+        let doc = super::super::read::parse(text).unwrap();
+        let maps = maps
+            .iter()
+            .map(|m| super::super::map::parse_map_arg(m).unwrap())
+            .collect();
+        convert(&doc, base, &mut Mapper::new(maps))
+    }
+
+    fn routes(imported: &Imported) -> Vec<String> {
+        imported
+            .draft
+            .get("routes")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| r.get("route").unwrap().as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn route<'n>(imported: &'n Imported, name: &str) -> &'n Node {
+        imported
+            .draft
+            .get("routes")
+            .unwrap()
+            .as_seq()
+            .unwrap()
+            .iter()
+            .find(|r| r.get("route").unwrap().as_str() == Some(name))
+            .unwrap()
+    }
+
+    /// The draft as YAML, read back by `config` and validated beside the example gateway.yaml.
+    fn validates(imported: &Imported) -> String {
+        let yaml = serde_saphyr::to_string(&imported.draft).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("apis")).unwrap();
+        std::fs::write(
+            dir.path().join("gateway.yaml"),
+            include_str!("../../config/gateway.yaml"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("apis/imported.yaml"), &yaml).unwrap();
+        let sources = config::read_sources(dir.path(), Scope::All).unwrap();
+        let raw = config::parse_sources(&sources).unwrap_or_else(|p| panic!("{p:?}\n{yaml}"));
+        let problems = config::validate::validate(&raw);
+        assert!(!problems.has_errors(), "{problems:?}\n{yaml}");
+        yaml
+    }
+
+    #[test]
+    fn the_petstore_sample_imports_into_a_draft_that_validates() {
+        let got = import(
+            PETSTORE,
+            BasePath::Ignore,
+            &["${uri}=http://127.0.0.1:9/petstore/pets"],
+        );
+        assert_eq!(
+            routes(&got),
+            [
+                "GET /",
+                "GET /pets",
+                "POST /pets",
+                "OPTIONS /pets",
+                "GET /pets/{petId}",
+                "OPTIONS /pets/{petId}"
+            ]
+        );
+        let pet = route(&got, "GET /pets/{petId}").get("integration").unwrap();
+        assert_eq!(pet.get("type").unwrap().as_str(), Some("http"));
+        assert_eq!(
+            pet.get("uri").unwrap().as_str(),
+            Some("http://127.0.0.1:9/petstore/pets/{petId}")
+        );
+        let list = route(&got, "GET /pets");
+        assert_eq!(
+            list.get("request_parameters")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            [
+                "method.request.querystring.type",
+                "method.request.querystring.page"
+            ]
+        );
+        assert_eq!(
+            route(&got, "POST /pets").get("request_models"),
+            Some(&map_of([("application/json".to_string(), s("NewPet"))]))
+        );
+        let home = route(&got, "GET /").get("integration").unwrap();
+        let response = &home.get("responses").unwrap().as_seq().unwrap()[0];
+        assert_eq!(response.get("status"), Some(&Node::Number(200.into())));
+        assert!(response
+            .get("templates")
+            .unwrap()
+            .get("text/html")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("$context.stage"));
+        let models = got.draft.get("models").unwrap().as_map().unwrap();
+        assert_eq!(models.len(), 6);
+        assert_eq!(
+            models["Pets"]
+                .get("schema")
+                .unwrap()
+                .get("items")
+                .unwrap()
+                .get("$ref"),
+            Some(&s("#/models/Pet"))
+        );
+        // The documentation parts are the one thing dropped.
+        let warned: Vec<String> = got.warnings.iter().map(|w| w.path.to_string()).collect();
+        assert_eq!(
+            warned,
+            ["$['x-amazon-apigateway-documentation']"],
+            "{:?}",
+            got.warnings
+        );
+        let yaml = validates(&got);
+        if std::env::var_os("SHOW_DRAFT").is_some() {
+            println!("{yaml}");
+        }
+    }
+
+    #[test]
+    fn unmapped_uris_are_stage_variables_with_a_warning_each() {
+        let got = import(PETSTORE, BasePath::Ignore, &[]);
+        let uri_warnings: Vec<String> = got
+            .warnings
+            .iter()
+            .filter(|w| w.path.to_string().ends_with(".uri"))
+            .map(|w| w.path.to_string())
+            .collect();
+        assert_eq!(
+            uri_warnings,
+            [
+                "$.paths['/pets'].get['x-amazon-apigateway-integration'].uri",
+                "$.paths['/pets'].post['x-amazon-apigateway-integration'].uri",
+                "$.paths['/pets/{petId}'].get['x-amazon-apigateway-integration'].uri",
+            ]
+        );
+        let pet = route(&got, "GET /pets/{petId}").get("integration").unwrap();
+        assert_eq!(
+            pet.get("uri").unwrap().as_str(),
+            Some("${stageVariables.uri}/{petId}")
+        );
+        validates(&got);
+    }
+
+    #[test]
+    fn base_path_modes_and_placeholders_renamed_to_captures() {
+        let text = r#"{"swagger": "2.0", "basePath": "/v1/shop",
+          "paths": {"/items/{itemId}": {"get": {"x-amazon-apigateway-integration": {
+            "type": "HTTP_PROXY", "httpMethod": "GET", "uri": "http://127.0.0.1:9/items/{id}",
+            "requestParameters": {"integration.request.path.id": "method.request.path.itemId"}}}},
+            "/": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {
+            "type": "mock", "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+            "responses": {"4\\d{2}": {"statusCode": "404"}, "default": {"statusCode": 200}}}}}}}"#;
+        for (mode, want) in [
+            (BasePath::Ignore, ["GET /items/{itemId}", "ANY /"]),
+            (
+                BasePath::Prepend,
+                ["GET /v1/shop/items/{itemId}", "ANY /v1/shop"],
+            ),
+            (BasePath::Split, ["GET /shop/items/{itemId}", "ANY /shop"]),
+        ] {
+            let got = import(text, mode, &[]);
+            assert_eq!(routes(&got), want, "{mode:?}");
+            assert_eq!(got.base_path.as_deref(), Some("/v1/shop"));
+            validates(&got);
+        }
+        let got = import(text, BasePath::Ignore, &[]);
+        let i = route(&got, "GET /items/{itemId}")
+            .get("integration")
+            .unwrap();
+        assert_eq!(i.get("type").unwrap().as_str(), Some("http_proxy"));
+        assert_eq!(
+            i.get("uri").unwrap().as_str(),
+            Some("http://127.0.0.1:9/items/{itemId}")
+        );
+        let mock = route(&got, "ANY /").get("integration").unwrap();
+        let statuses: Vec<_> = mock
+            .get("responses")
+            .unwrap()
+            .as_seq()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.get("selection_pattern").cloned(),
+                    r.get("status").cloned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (Some(s("4\\d{2}")), Some(Node::Number(404.into()))),
+                (None, Some(Node::Number(200.into())))
+            ],
+            "the default response goes last"
+        );
+    }
+
+    #[test]
+    fn root_extensions_validators_and_gateway_responses() {
+        let text = r##"{"openapi": "3.0.1", "servers": [{"url": "https://x.example/{basePath}",
+          "variables": {"basePath": {"default": "/prod"}}}],
+          "x-amazon-apigateway-request-validators": {"all": {"validateRequestBody": true,
+            "validateRequestParameters": true}, "params": {"validateRequestParameters": true}},
+          "x-amazon-apigateway-request-validator": "all",
+          "x-amazon-apigateway-api-key-source": "HEADER",
+          "x-amazon-apigateway-policy": {"Version": "2012-10-17"},
+          "x-amazon-apigateway-gateway-responses": {"UNAUTHORIZED": {"statusCode": 401,
+            "responseParameters": {
+              "gatewayresponse.header.method.response.header.Access-Control-Allow-Origin": "'*'"},
+            "responseTemplates": {"application/json": "{\"message\": $context.error.messageString}"}}},
+          "components": {"schemas": {"Order": {"type": "object", "required": ["item"],
+            "properties": {"item": {"type": "string"}, "next": {"$ref": "#/components/schemas/Order"}}}}},
+          "paths": {"/orders": {"parameters": [{"name": "X-Tenant", "in": "header", "required": true}],
+            "post": {"x-amazon-apigateway-request-validator": "params",
+              "parameters": [{"name": "dry", "in": "query"}],
+              "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}},
+              "x-amazon-apigateway-integration": {"type": "mock", "credentials": "arn:aws:iam::1:role/x",
+                "requestTemplates": {"application/json": "{\"statusCode\": 200}"},
+                "responses": {"default": {"statusCode": "201"}}}}}}}"##;
+        let got = import(text, BasePath::Ignore, &[]);
+        assert_eq!(got.base_path.as_deref(), Some("/prod"));
+        let d = &got.draft;
+        assert_eq!(d.get("default_request_validator"), Some(&s("all")));
+        assert_eq!(d.get("api_key_source"), Some(&s("header")));
+        let params = d.get("request_validators").unwrap().get("params").unwrap();
+        assert_eq!(params.get("body"), Some(&Node::Bool(false)));
+        let unauthorized = d
+            .get("gateway_responses")
+            .unwrap()
+            .get("UNAUTHORIZED")
+            .unwrap();
+        assert_eq!(unauthorized.get("status"), Some(&Node::Number(401.into())));
+        assert_eq!(
+            unauthorized
+                .get("headers")
+                .unwrap()
+                .get("Access-Control-Allow-Origin"),
+            Some(&s("'*'"))
+        );
+        let order = d
+            .get("models")
+            .unwrap()
+            .get("Order")
+            .unwrap()
+            .get("schema")
+            .unwrap();
+        assert_eq!(
+            order
+                .get("properties")
+                .unwrap()
+                .get("next")
+                .unwrap()
+                .get("$ref"),
+            Some(&s("#/models/Order"))
+        );
+        let r = route(&got, "POST /orders");
+        assert_eq!(r.get("request_validator"), Some(&s("params")));
+        assert_eq!(
+            r.get("request_parameters")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            [
+                "method.request.querystring.dry",
+                "method.request.header.X-Tenant"
+            ]
+        );
+        assert_eq!(
+            r.get("request_models").unwrap().get("application/json"),
+            Some(&s("Order"))
+        );
+        let warned: Vec<String> = got
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.path, w.message))
+            .collect();
+        for want in [
+            "$['x-amazon-apigateway-policy']: SECURITY",
+            "$['x-amazon-apigateway-gateway-responses'].UNAUTHORIZED.responseParameters['gatewayresponse.header.method.response.header.Access-Control-Allow-Origin']: read as header",
+            "$.paths['/orders'].post['x-amazon-apigateway-integration'].credentials: an IAM role",
+        ] {
+            assert!(warned.iter().any(|w| w.starts_with(want)), "{want}\n{warned:#?}");
+        }
+        validates(&got);
+    }
+}

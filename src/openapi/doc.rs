@@ -186,6 +186,13 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
+/// One thing a draft does not carry as the definition says, and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub path: JsonPath,
+    pub message: String,
+}
+
 /// Where a value sits in the document, printed as a JSON path:
 /// `$.paths['/pets/{petId}'].get['x-amazon-apigateway-integration'].uri`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

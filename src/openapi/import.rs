@@ -3,15 +3,15 @@
 //! over. The draft is written in the configuration's own keys (README, "Configuration
 //! reference"), so `config` reads it like any hand-written draft.
 //!
-//! Not yet carried over (issue 19 in progress): security schemes and `security` (authorizers,
-//! API keys) and `x-amazon-apigateway-binary-media-types`. Until they are, the command that
-//! writes drafts is not wired to the command line.
+//! Not yet carried over (issue 19 in progress): `x-amazon-apigateway-binary-media-types`. Until
+//! it is, the command that writes drafts is not wired to the command line.
 
 use indexmap::IndexMap;
 
-use super::doc::{JsonPath, Node};
+use super::doc::{JsonPath, Node, Warning};
 use super::map::Mapper;
 use super::read::{Document, Version};
+use super::security::{RouteSecurity, Schemes};
 
 /// What `--base-path` does with the definition's base path (AWS's `basepath` import option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,13 +23,6 @@ pub enum BasePath {
     Prepend,
     /// The base path without its first segment goes in front of every path.
     Split,
-}
-
-/// One thing the draft does not carry as the definition says, and where it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub path: JsonPath,
-    pub message: String,
 }
 
 /// A converted definition: the draft's tree, what to tell the user, and the base path the
@@ -48,14 +41,14 @@ const EXT: &str = "x-amazon-apigateway-";
 
 /// Converts `doc`. Never fails: what cannot be converted is left out with a warning.
 pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Imported {
+    let mut warnings = Vec::new();
+    let schemes = Schemes::read(doc, mapper, &mut warnings);
     let mut cx = Cx {
         doc,
         mapper,
-        warnings: Vec::new(),
+        schemes,
+        warnings,
     };
-    let root = JsonPath::root();
-    let mut draft = IndexMap::new();
-
     let declared_base = cx.base_path();
     let prefix = match (base_path, declared_base.as_deref()) {
         (BasePath::Ignore, _) | (_, None) => String::new(),
@@ -65,19 +58,24 @@ pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Impo
             None => String::new(),
         },
     };
-
     let routes = cx.routes(&prefix);
-    if !routes.is_empty() {
-        draft.insert("routes".to_string(), Node::Seq(routes));
+
+    // API-wide settings first, routes last: the order a reader of the draft wants.
+    let mut draft = IndexMap::new();
+    cx.root_extensions(&JsonPath::root(), &mut draft);
+    if !cx.schemes.authorizers.is_empty() {
+        let authorizers = std::mem::take(&mut cx.schemes.authorizers);
+        draft.insert("authorizers".to_string(), Node::Map(authorizers));
     }
     if let Some(models) = cx.models() {
         draft.insert("models".to_string(), models);
     }
-    cx.root_extensions(&root, &mut draft);
-    let Cx { warnings, .. } = cx;
+    if !routes.is_empty() {
+        draft.insert("routes".to_string(), Node::Seq(routes));
+    }
     Imported {
         draft: Node::Map(draft),
-        warnings,
+        warnings: cx.warnings,
         base_path: declared_base,
     }
 }
@@ -85,6 +83,7 @@ pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Impo
 struct Cx<'a> {
     doc: &'a Document,
     mapper: &'a mut Mapper,
+    schemes: Schemes,
     warnings: Vec<Warning>,
 }
 
@@ -232,6 +231,8 @@ impl Cx<'_> {
                 ),
             }
         }
+        let security = self.schemes.route(self.doc, at, op, &mut self.warnings);
+        apply_security(&mut route, security);
         route.insert("integration".to_string(), integration);
         for key in op.as_map().into_iter().flat_map(|m| m.keys()) {
             if key.starts_with(EXT)
@@ -742,6 +743,21 @@ impl Cx<'_> {
     }
 }
 
+fn apply_security(route: &mut IndexMap<String, Node>, security: RouteSecurity) {
+    if let Some(name) = security.authorizer {
+        route.insert("authorizer".to_string(), s(name));
+    }
+    if !security.scopes.is_empty() {
+        route.insert(
+            "authorization_scopes".to_string(),
+            Node::Seq(security.scopes.into_iter().map(s).collect()),
+        );
+    }
+    if security.api_key_required {
+        route.insert("api_key_required".to_string(), Node::Bool(true));
+    }
+}
+
 #[derive(Default)]
 struct Params {
     request_parameters: IndexMap<String, Node>,
@@ -1160,6 +1176,111 @@ mod tests {
         ] {
             assert!(warned.iter().any(|w| w.starts_with(want)), "{want}\n{warned:#?}");
         }
+        validates(&got);
+    }
+
+    #[test]
+    fn security_schemes_become_authorizers_and_never_open_a_route() {
+        let text = r##"{"swagger": "2.0",
+          "securityDefinitions": {
+            "Auth0": {"type": "apiKey", "name": "Authorization", "in": "header",
+              "x-amazon-apigateway-authtype": "custom",
+              "x-amazon-apigateway-authorizer": {"type": "TOKEN", "identitySource": "",
+                "authorizerUri": "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:auth/invocations",
+                "authorizerResultTtlInSeconds": 60}},
+            "by-query": {"type": "apiKey", "name": "Unused", "in": "header",
+              "x-amazon-apigateway-authorizer": {"type": "request",
+                "identitySource": "method.request.querystring.auth",
+                "authorizerUri": "${authorizer_uri}"}},
+            "pool": {"type": "apiKey", "name": "TestHeaderAuth", "in": "header",
+              "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools",
+                "providerARNs": ["${cognito_pool_arn}"]}},
+            "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}},
+          "security": [{"Auth0": []}, {"api_key": []}],
+          "paths": {
+            "/a": {"get": {"x-amazon-apigateway-integration": {"type": "mock"}},
+                   "post": {"security": [], "x-amazon-apigateway-integration": {"type": "mock"}},
+                   "put": {"security": [{"by-query": []}], "x-amazon-apigateway-integration": {"type": "mock"}},
+                   "patch": {"security": [{"pool": ["email"]}], "x-amazon-apigateway-integration": {"type": "mock"}},
+                   "delete": {"security": [{"nowhere": []}], "x-amazon-apigateway-integration": {"type": "mock"}},
+                   "head": {"security": [], "x-amazon-apigateway-auth": {"type": "AWS_IAM"},
+                     "x-amazon-apigateway-integration": {"type": "mock"}}}}}"##;
+        let got = import(
+            text,
+            BasePath::Ignore,
+            &["arn:aws:lambda:us-east-1:1:function:auth=backend://auth:live"],
+        );
+        let authorizers = got.draft.get("authorizers").unwrap();
+        let auth0 = authorizers.get("Auth0").unwrap();
+        assert_eq!(auth0.get("type"), Some(&s("token")));
+        assert_eq!(auth0.get("uri"), Some(&s("backend://auth:live")));
+        assert_eq!(
+            auth0.get("identity_source"),
+            Some(&s("method.request.header.Authorization"))
+        );
+        assert_eq!(
+            auth0.get("result_ttl_seconds"),
+            Some(&Node::Number(60.into()))
+        );
+        let by_query = authorizers.get("by-query").unwrap();
+        assert_eq!(
+            by_query.get("uri"),
+            Some(&s("${stageVariables.authorizer_uri}"))
+        );
+
+        let get = route(&got, "GET /a");
+        assert_eq!(get.get("authorizer"), Some(&s("Auth0")));
+        assert_eq!(get.get("api_key_required"), Some(&Node::Bool(true)));
+        let post = route(&got, "POST /a");
+        assert_eq!(post.get("authorizer"), None);
+        assert_eq!(post.get("api_key_required"), None);
+        assert_eq!(
+            route(&got, "PUT /a").get("authorizer"),
+            Some(&s("by-query"))
+        );
+
+        // Unrepresentable: closed, not open.
+        for (r, name) in [
+            ("PATCH /a", "pool"),
+            ("DELETE /a", "nowhere"),
+            ("HEAD /a", "aws_iam"),
+        ] {
+            assert_eq!(route(&got, r).get("authorizer"), Some(&s(name)), "{r}");
+            let a = authorizers.get(name).unwrap();
+            assert_eq!(a.get("type"), Some(&s("request")), "{name}");
+            assert!(
+                a.get("uri")
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .starts_with("${stageVariables.unmapped_auth_"),
+                "{name}"
+            );
+        }
+        let security: Vec<&Warning> = got
+            .warnings
+            .iter()
+            .filter(|w| w.message.starts_with("SECURITY"))
+            .collect();
+        assert_eq!(security.len(), 3, "{security:#?}");
+        validates(&got);
+
+        // With its pool mapped, the Cognito authorizer is one, with the route's scopes.
+        let got = import(
+            text,
+            BasePath::Ignore,
+            &["${cognito_pool_arn}=arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_abc"],
+        );
+        let pool = got.draft.get("authorizers").unwrap().get("pool").unwrap();
+        assert_eq!(pool.get("type"), Some(&s("cognito_user_pools")));
+        assert_eq!(
+            pool.get("identity_source"),
+            Some(&s("method.request.header.TestHeaderAuth"))
+        );
+        assert_eq!(
+            route(&got, "PATCH /a").get("authorization_scopes"),
+            Some(&Node::Seq(vec![s("email")]))
+        );
         validates(&got);
     }
 }

@@ -10,6 +10,7 @@ pub mod doc;
 pub mod import;
 pub mod map;
 pub mod read;
+pub mod security;
 
 pub use doc::{JsonPath, Node};
 pub use read::{read, Document, ReadError, Version};

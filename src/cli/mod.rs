@@ -5,6 +5,7 @@ mod canary;
 mod deploy;
 mod diff;
 mod history;
+mod import;
 mod keys;
 mod promote;
 mod render;
@@ -68,6 +69,8 @@ pub enum Command {
     Keys(keys::Args),
     /// Each key's quota used and left in the current period, from the running store.
     Usage(usage::Args),
+    /// Write the draft apis/API.yaml from an OpenAPI definition with API Gateway's extensions.
+    Import(import::Args),
 }
 
 /// `--config DIR`, shared by the lifecycle commands.
@@ -103,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Routes(args) => routes::run(&args),
         Command::Keys(args) => keys::run(&args),
         Command::Usage(args) => usage::run(&args),
+        Command::Import(args) => import::run(&args),
     }
 }
 

@@ -16,6 +16,7 @@ mod check;
 mod create;
 mod deployment;
 mod diff;
+mod draft;
 mod files;
 mod history;
 pub mod keys;
@@ -26,6 +27,7 @@ mod yaml;
 
 pub use create::{deploy, DeployOutcome};
 pub use diff::{diff, Diff, FieldChange, RouteChange};
+pub use draft::write_draft;
 pub use history::{history, History, HistoryRow};
 pub use routes::{routes, RouteRow, VersionRow};
 pub use switch::{

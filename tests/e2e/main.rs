@@ -17,6 +17,7 @@ mod hardening;
 mod lambda;
 mod method_request;
 mod observability;
+mod openapi;
 mod pingora_patches;
 mod pipeline;
 mod release;

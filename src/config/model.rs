@@ -142,6 +142,7 @@ pub struct ApiSettings<'a> {
     pub authorizers: &'a BTreeMap<String, Located<AuthorizerDef>>,
     pub default_authorizer: Option<&'a Located<String>>,
     pub api_key_source: Option<&'a Located<ApiKeySource>>,
+    pub binary_media_types: &'a [Located<String>],
 }
 
 /// Declares a file model that holds an API: its routes and the API-level settings of the method
@@ -178,6 +179,10 @@ macro_rules! api_document {
             /// Where keyed routes read the API key: `header` (`x-api-key`) or `authorizer`.
             #[serde(default)]
             pub api_key_source: Option<Located<ApiKeySource>>,
+            /// Request media types a function receives base64-encoded (`image/png`, `image/*`,
+            /// `*/*`), as AWS's binaryMediaTypes.
+            #[serde(default)]
+            pub binary_media_types: Vec<Located<String>>,
         }
 
         impl $name {
@@ -191,6 +196,7 @@ macro_rules! api_document {
                     authorizers: &self.authorizers,
                     default_authorizer: self.default_authorizer.as_ref(),
                     api_key_source: self.api_key_source.as_ref(),
+                    binary_media_types: &self.binary_media_types,
                 }
             }
         }

@@ -221,6 +221,18 @@ impl Validator {
         for (line, msg) in problems {
             self.err(file, line, msg);
         }
+        for m in api.binary_media_types {
+            if !media_type(&m.value) {
+                self.err(
+                    file,
+                    line(m),
+                    format!(
+                        "binary_media_types: {:?} is not a media type (type/subtype; `*` for any)",
+                        m.value
+                    ),
+                );
+            }
+        }
         let has_validator = |name: &str| api.request_validators.contains_key(name);
         if let Some(d) = api.default_request_validator {
             if !has_validator(&d.value) {

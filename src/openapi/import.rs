@@ -2,9 +2,6 @@
 //! `apis/NAME.yaml`, with a warning for everything that has no local meaning or is not carried
 //! over. The draft is written in the configuration's own keys (README, "Configuration
 //! reference"), so `config` reads it like any hand-written draft.
-//!
-//! Not yet carried over (issue 19 in progress): `x-amazon-apigateway-binary-media-types`. Until
-//! it is, the command that writes drafts is not wired to the command line.
 
 use indexmap::IndexMap;
 
@@ -708,6 +705,18 @@ impl Cx<'_> {
                         draft.insert("gateway_responses".to_string(), Node::Map(responses));
                     }
                 }
+                "binary-media-types" => {
+                    let mut types = Vec::new();
+                    for (i, t) in value.as_seq().unwrap_or(&[]).iter().enumerate() {
+                        match t.as_str() {
+                            Some(t) => types.push(s(t)),
+                            None => self.warn(&at.index(i), "not a media type: dropped"),
+                        }
+                    }
+                    if !types.is_empty() {
+                        draft.insert("binary_media_types".to_string(), Node::Seq(types));
+                    }
+                }
                 "policy" => self.warn(
                     &at,
                     "SECURITY: a resource policy is not enforced here (callers it denies in AWS \
@@ -1096,6 +1105,7 @@ mod tests {
             "validateRequestParameters": true}, "params": {"validateRequestParameters": true}},
           "x-amazon-apigateway-request-validator": "all",
           "x-amazon-apigateway-api-key-source": "HEADER",
+          "x-amazon-apigateway-binary-media-types": ["image/png", "*/*"],
           "x-amazon-apigateway-policy": {"Version": "2012-10-17"},
           "x-amazon-apigateway-gateway-responses": {"UNAUTHORIZED": {"statusCode": 401,
             "responseParameters": {
@@ -1115,6 +1125,10 @@ mod tests {
         let d = &got.draft;
         assert_eq!(d.get("default_request_validator"), Some(&s("all")));
         assert_eq!(d.get("api_key_source"), Some(&s("header")));
+        assert_eq!(
+            d.get("binary_media_types"),
+            Some(&Node::Seq(vec![s("image/png"), s("*/*")]))
+        );
         let params = d.get("request_validators").unwrap().get("params").unwrap();
         assert_eq!(params.get("body"), Some(&Node::Bool(false)));
         let unauthorized = d

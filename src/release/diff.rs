@@ -110,6 +110,8 @@ fn settings_changes(from: &Value, to: &Value) -> Vec<FieldChange> {
         "gateway_responses",
         "authorizers",
         "default_authorizer",
+        "api_key_source",
+        "binary_media_types",
     ]
     .into_iter()
     .filter(|k| from.get(k) != to.get(k))

@@ -376,6 +376,14 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "a binary media type that is not one",
+            with_api_settings("binary_media_types: [\"image/png\", \"*/*\", \"png\"]\n"),
+            vec![(
+                "error: deployments/shop-1.yaml:12",
+                "binary_media_types: \"png\" is not a media type (type/subtype; `*` for any)",
+            )],
+        ),
+        case(
             "a schema that does not compile and a reference to a missing model",
             with_api_settings(
                 "models:\n  Order:\n    schema: { type: 12 }\n  Ref:\n    schema: { $ref: \"#/models/Nope\" }\n",

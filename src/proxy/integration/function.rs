@@ -235,6 +235,23 @@ pub fn is_text(content_type: Option<&str>) -> bool {
         )
 }
 
+/// Whether a UTF-8 request body goes to the function base64-encoded: when the API lists
+/// `binary_media_types` (lowercase), exactly when its media type matches one (`image/png`,
+/// `image/*`, `*/*`), as AWS decides; without the list, when its media type is not textual.
+/// A body that is not UTF-8 is always base64.
+pub fn as_base64(binary: &[Box<str>], content_type: Option<&str>) -> bool {
+    if binary.is_empty() {
+        return !is_text(content_type);
+    }
+    let m = media_type(content_type.unwrap_or("")).to_ascii_lowercase();
+    let (kind, _) = m.split_once('/').unwrap_or((&m, ""));
+    binary.iter().any(|b| match b.split_once('/') {
+        Some(("*", "*")) => true,
+        Some((k, "*")) => k == kind,
+        _ => **b == *m,
+    })
+}
+
 /// The API Gateway REST proxy event (payload format 1.0) for this request.
 pub(crate) fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
     let req = view.facts.req;
@@ -287,8 +304,11 @@ pub(crate) fn proxy_event(view: &View<'_>, body: &[u8]) -> Value {
     let (body, base64) = if body.is_empty() {
         (Value::Null, false)
     } else {
+        let binary = &view.call.deployed.binary_media_types;
         match std::str::from_utf8(body) {
-            Ok(text) if is_text(content_type(req)) => (Value::String(text.to_string()), false),
+            Ok(text) if !as_base64(binary, content_type(req)) => {
+                (Value::String(text.to_string()), false)
+            }
             _ => (
                 Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
                 true,
@@ -459,6 +479,27 @@ pub fn proxy_answer(v: Value) -> Result<Answer, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn binary_media_types_decide_base64_as_aws_does() {
+        let list = |l: &[&str]| l.iter().map(|m| Box::<str>::from(*m)).collect::<Vec<_>>();
+        let images = list(&["image/png", "application/octet-stream", "video/*"]);
+        assert!(as_base64(&images, Some("image/png")));
+        assert!(as_base64(&images, Some("Image/PNG; q=1")));
+        assert!(as_base64(&images, Some("video/mp4")));
+        assert!(!as_base64(&images, Some("image/jpeg")));
+        // Listed types rule: a textual type the list names is base64; an unlisted one is not.
+        assert!(as_base64(
+            &list(&["application/json"]),
+            Some("application/json")
+        ));
+        assert!(!as_base64(&images, Some("application/x-custom")));
+        assert!(!as_base64(&images, None));
+        assert!(as_base64(&list(&["*/*"]), Some("text/plain")));
+        // No list: by content, as before.
+        assert!(!as_base64(&[], Some("application/json")));
+        assert!(as_base64(&[], Some("image/png")));
+    }
 
     #[test]
     fn text_media_types() {

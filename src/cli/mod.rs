@@ -4,6 +4,7 @@
 mod canary;
 mod deploy;
 mod diff;
+mod export;
 mod history;
 mod import;
 mod keys;
@@ -71,6 +72,8 @@ pub enum Command {
     Usage(usage::Args),
     /// Write the draft apis/API.yaml from an OpenAPI definition with API Gateway's extensions.
     Import(import::Args),
+    /// Print what a stage serves as OpenAPI 3.0 or Swagger 2.0 (AWS's get-export shape).
+    Export(export::Args),
 }
 
 /// `--config DIR`, shared by the lifecycle commands.
@@ -107,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Keys(args) => keys::run(&args),
         Command::Usage(args) => usage::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
 

@@ -5,8 +5,11 @@
 //!
 //! - `read`: one file into an ordered [`doc::Node`] tree, or one error naming file and line.
 //! - `map`: `--map FROM=TO` and what becomes of values that have no local meaning.
+//! - `import` (with `security`): a document into a draft's tree, with warnings.
+//! - `export`: a deployment's tree into a document in the shape of AWS's `get-export`.
 
 pub mod doc;
+pub mod export;
 pub mod import;
 pub mod map;
 pub mod read;

@@ -96,6 +96,31 @@ async fn the_petstore_sample_imports_deploys_and_serves() {
         r.headers["access-control-allow-headers"],
         "Content-Type,X-Amz-Date,Authorization,X-Api-Key"
     );
+
+    // What the stage serves, exported and imported again, is the same API.
+    let (code, exported, err) = run_cli(
+        dir.path(),
+        &["export", "--stage", "local", "--extensions", "apigateway"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(
+        doc["servers"][0]["variables"]["basePath"]["default"],
+        "local"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &exported).unwrap();
+    let (code, _, err) = run_cli(
+        dir.path(),
+        &["import", file.path().to_str().unwrap(), "--api", "again"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let routes = |api: &str| {
+        let text = std::fs::read_to_string(dir.path().join(format!("apis/{api}.yaml"))).unwrap();
+        let draft: Value = serde_saphyr::from_str(&text).unwrap();
+        draft["routes"].clone()
+    };
+    assert_eq!(routes("again"), routes("petstore"));
 }
 
 /// A file that is not OpenAPI, or an existing draft without --force: one error, nothing written.

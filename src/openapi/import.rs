@@ -1297,4 +1297,52 @@ mod tests {
         );
         validates(&got);
     }
+
+    /// LocalStack's swagger.json with `basePath: /base`, recorded against AWS with
+    /// `basepath=prepend`: `GET` and `OPTIONS` on `/base/test`, both behind the request
+    /// authorizer, whose Lambda and IAM role have no local meaning.
+    #[test]
+    fn the_base_path_sample_imports_as_aws_imported_it() {
+        let text = include_str!("../../tests/data/openapi/swagger-basepath.json");
+        for (mode, path) in [
+            (BasePath::Prepend, "/base/test"),
+            (BasePath::Ignore, "/test"),
+            (BasePath::Split, "/test"),
+        ] {
+            let got = import(text, mode, &[]);
+            assert_eq!(
+                routes(&got),
+                [format!("GET {path}"), format!("OPTIONS {path}")]
+            );
+            for r in ["GET", "OPTIONS"] {
+                let route = route(&got, &format!("{r} {path}"));
+                assert_eq!(route.get("authorizer"), Some(&s("myapi-authorizer-0")));
+            }
+            let a = got
+                .draft
+                .get("authorizers")
+                .unwrap()
+                .get("myapi-authorizer-0")
+                .unwrap();
+            assert_eq!(a.get("type"), Some(&s("request")));
+            assert_eq!(
+                a.get("identity_source"),
+                Some(&s("method.request.querystring.auth"))
+            );
+            let warned: Vec<String> = got.warnings.iter().map(|w| w.path.to_string()).collect();
+            let at =
+                "$.securityDefinitions['myapi-authorizer-0']['x-amazon-apigateway-authorizer']";
+            assert_eq!(
+                warned,
+                [
+                    format!("{at}.authorizerCredentials"),
+                    format!("{at}.authorizerUri")
+                ],
+                "{:#?}",
+                got.warnings
+            );
+            assert!(got.draft.get("models").unwrap().get("Empty").is_some());
+            validates(&got);
+        }
+    }
 }

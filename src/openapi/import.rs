@@ -1345,4 +1345,69 @@ mod tests {
             validates(&got);
         }
     }
+
+    /// The definition Pulumi generated (LocalStack's test_import_rest_api): what AWS kept of
+    /// it (the API key source, binary media types), and the rest as the draft holds it.
+    #[test]
+    fn the_pulumi_sample_imports_with_its_security_and_gateway_responses() {
+        let text = include_str!("../../tests/data/openapi/pulumi.json");
+        let got = import(
+            text,
+            BasePath::Ignore,
+            &[
+                "arn:aws:lambda:us-west-2:000000000000:function:s3OnObjectCreatedLambda-60c92b6=backend://jobs:live",
+                "arn:aws:lambda:us-west-2:000000000000:function:apiGwAuthorizerLambda-2152989=backend://auth:live",
+            ],
+        );
+        let d = &got.draft;
+        assert_eq!(d.get("api_key_source"), Some(&s("header")));
+        assert_eq!(
+            d.get("binary_media_types"),
+            Some(&Node::Seq(vec![s("*/*")]))
+        );
+        let options = route(&got, "OPTIONS /{proxy+}");
+        assert_eq!(options.get("api_key_required"), Some(&Node::Bool(true)));
+        assert_eq!(options.get("authorizer"), None);
+        let job = route(&got, "GET /just_do_it");
+        assert_eq!(job.get("authorizer"), Some(&s("Auth0")));
+        assert_eq!(job.get("api_key_required"), Some(&Node::Bool(true)));
+        let i = job.get("integration").unwrap();
+        assert_eq!(i.get("type"), Some(&s("aws_proxy")));
+        assert_eq!(i.get("uri"), Some(&s("backend://jobs:live")));
+        let auth0 = d.get("authorizers").unwrap().get("Auth0").unwrap();
+        assert_eq!(auth0.get("uri"), Some(&s("backend://auth:live")));
+        assert_eq!(
+            auth0.get("identity_source"),
+            Some(&s("method.request.header.Authorization"))
+        );
+        let responses = d.get("gateway_responses").unwrap().as_map().unwrap();
+        assert_eq!(
+            responses.keys().collect::<Vec<_>>(),
+            [
+                "UNAUTHORIZED",
+                "ACCESS_DENIED",
+                "MISSING_AUTHENTICATION_TOKEN",
+                "EXPIRED_TOKEN"
+            ]
+        );
+        let expired = &responses["EXPIRED_TOKEN"];
+        assert_eq!(expired.get("status"), Some(&Node::Number(403.into())));
+        assert_eq!(
+            expired
+                .get("headers")
+                .unwrap()
+                .get("Access-Control-Allow-Origin"),
+            Some(&s("'*'"))
+        );
+        // The de-quirked header names, one note each; nothing else is lost.
+        assert!(
+            got.warnings
+                .iter()
+                .all(|w| w.message.starts_with("read as header")),
+            "{:#?}",
+            got.warnings
+        );
+        assert_eq!(got.warnings.len(), 12);
+        validates(&got);
+    }
 }

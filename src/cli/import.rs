@@ -5,6 +5,7 @@
 use super::{emit, failed, warn, ConfigArg};
 use crate::openapi::import::{convert, BasePath};
 use crate::openapi::map::{parse_map_arg, Mapper};
+use crate::openapi::Node;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,12 +88,7 @@ pub fn run(a: &Args) -> ExitCode {
         eprintln!("warning: --map {from:?} matched nothing in {source}");
     }
     warn(&problems);
-    let count = |key: &str| {
-        imported.draft.get(key).map_or(0, |n| {
-            n.as_seq()
-                .map_or_else(|| n.as_map().map_or(0, |m| m.len()), <[_]>::len)
-        })
-    };
+    let count = |key: &str| imported.draft.get(key).map_or(0, Node::size);
     let mut summary = format!(
         "wrote apis/{}.yaml: {} routes, {} models, {} authorizers; {} warnings\n",
         a.api,

@@ -23,6 +23,19 @@ pub enum Node {
     Map(IndexMap<String, Node>),
 }
 
+/// The prefix of API Gateway's extensions, `x-amazon-apigateway-integration` and the like.
+pub const EXT: &str = "x-amazon-apigateway-";
+
+/// A string node.
+pub fn text(t: impl Into<String>) -> Node {
+    Node::String(t.into())
+}
+
+/// A mapping node, in the order given.
+pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>) -> Node {
+    Node::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+}
+
 impl Node {
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
@@ -42,6 +55,25 @@ impl Node {
         match self {
             Node::Seq(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// The entries of the mapping at `key`, in file order (none when it is absent or no mapping).
+    pub fn entries<'n>(&'n self, key: &str) -> impl Iterator<Item = (&'n String, &'n Node)> {
+        self.get(key).and_then(Node::as_map).into_iter().flatten()
+    }
+
+    /// The items of the list at `key` (none when it is absent or no list).
+    pub fn items(&self, key: &str) -> &[Node] {
+        self.get(key).and_then(Node::as_seq).unwrap_or(&[])
+    }
+
+    /// How many items a list, or entries a mapping, holds (0 for anything else).
+    pub fn size(&self) -> usize {
+        match self {
+            Node::Seq(s) => s.len(),
+            Node::Map(m) => m.len(),
+            _ => 0,
         }
     }
 

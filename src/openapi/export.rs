@@ -8,7 +8,7 @@
 
 use indexmap::IndexMap;
 
-use super::doc::Node;
+use super::doc::{map, text as s, Node, EXT};
 
 /// The document's dialect (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,25 +33,6 @@ pub struct Source<'a> {
 pub struct Exported {
     pub document: Node,
     pub notes: Vec<String>,
-}
-
-const EXT: &str = "x-amazon-apigateway-";
-
-fn s(t: impl Into<String>) -> Node {
-    Node::String(t.into())
-}
-
-fn map(entries: Vec<(&str, Node)>) -> Node {
-    Node::Map(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
-}
-
-fn get_map<'n>(node: &'n Node, key: &str) -> impl Iterator<Item = (&'n String, &'n Node)> {
-    node.get(key).and_then(Node::as_map).into_iter().flatten()
 }
 
 pub fn export(src: &Source<'_>, format: Format, extensions: bool) -> Exported {
@@ -102,7 +83,7 @@ pub fn export(src: &Source<'_>, format: Format, extensions: bool) -> Exported {
     let default_validator = dep.get("default_request_validator").and_then(Node::as_str);
     let mut paths: IndexMap<String, Node> = IndexMap::new();
     let mut uses_api_key = false;
-    for route in dep.get("routes").and_then(Node::as_seq).unwrap_or(&[]) {
+    for route in dep.items("routes") {
         let Some((method, path)) = route
             .get("route")
             .and_then(Node::as_str)
@@ -138,7 +119,7 @@ pub fn export(src: &Source<'_>, format: Format, extensions: bool) -> Exported {
             let name = capture.trim_end_matches('+');
             params.push(parameter(swagger, name, "path", true));
         }
-        for (k, required) in get_map(route, "request_parameters") {
+        for (k, required) in route.entries("request_parameters") {
             let required = required.as_bool() == Some(true);
             if let Some(q) = k.strip_prefix("method.request.querystring.") {
                 params.push(parameter(swagger, q, "query", required));
@@ -146,7 +127,8 @@ pub fn export(src: &Source<'_>, format: Format, extensions: bool) -> Exported {
                 params.push(parameter(swagger, h, "header", required));
             }
         }
-        let models: Vec<(&String, &str)> = get_map(route, "request_models")
+        let models: Vec<(&String, &str)> = route
+            .entries("request_models")
             .filter_map(|(mime, m)| Some((mime, m.as_str()?)))
             .collect();
         if swagger {
@@ -232,7 +214,7 @@ pub fn export(src: &Source<'_>, format: Format, extensions: bool) -> Exported {
     doc.insert("paths".into(), Node::Map(paths));
 
     let mut schemas: IndexMap<String, Node> = IndexMap::new();
-    for (name, model) in get_map(dep, "models") {
+    for (name, model) in dep.entries("models") {
         let mut schema = model.get("schema").cloned().unwrap_or(Node::Null);
         export_refs(&mut schema, models_at);
         schemas.insert(name.clone(), schema);
@@ -283,16 +265,13 @@ fn parameter(swagger: bool, name: &str, place: &str, required: bool) -> Node {
 /// One method response per integration response status (a proxy integration: 200).
 fn responses(swagger: bool, integration: &Node) -> Node {
     let mut out: IndexMap<String, Node> = IndexMap::new();
-    for r in integration
-        .get("responses")
-        .and_then(Node::as_seq)
-        .unwrap_or(&[])
-    {
+    for r in integration.items("responses") {
         let Some(status) = r.get("status").and_then(Node::scalar_text) else {
             continue;
         };
         let mut resp = vec![("description", s(format!("{status} response")))];
-        let headers: IndexMap<String, Node> = get_map(r, "headers")
+        let headers: IndexMap<String, Node> = r
+            .entries("headers")
             .map(|(h, _)| {
                 let t = if swagger {
                     map(vec![("type", s("string"))])
@@ -336,7 +315,7 @@ fn integration_ext(method: &str, i: &Node) -> Node {
         }
     }
     let mut responses: IndexMap<String, Node> = IndexMap::new();
-    for r in i.get("responses").and_then(Node::as_seq).unwrap_or(&[]) {
+    for r in i.items("responses") {
         let key = r
             .get("selection_pattern")
             .and_then(Node::as_str)
@@ -375,7 +354,8 @@ fn integration_ext(method: &str, i: &Node) -> Node {
 /// A response's `headers` as AWS's `responseParameters` (each name after `prefix`) and its
 /// `templates` as `responseTemplates`.
 fn parameters_and_templates(r: &Node, prefix: &str, e: &mut Vec<(&str, Node)>) {
-    let params: IndexMap<String, Node> = get_map(r, "headers")
+    let params: IndexMap<String, Node> = r
+        .entries("headers")
         .map(|(h, v)| (format!("{prefix}{h}"), v.clone()))
         .collect();
     if !params.is_empty() {
@@ -403,7 +383,7 @@ fn security_schemes(
             ]),
         );
     }
-    for (name, a) in get_map(dep, "authorizers") {
+    for (name, a) in dep.entries("authorizers") {
         let kind = a.get("type").and_then(Node::as_str).unwrap_or_default();
         let identity = a.get("identity_source").and_then(Node::as_str);
         let header = identity
@@ -467,7 +447,8 @@ fn root_extensions(dep: &Node, doc: &mut IndexMap<String, Node>) {
     if let Some(k) = dep.get("api_key_source").and_then(Node::as_str) {
         doc.insert(format!("{EXT}api-key-source"), s(k.to_ascii_uppercase()));
     }
-    let validators: IndexMap<String, Node> = get_map(dep, "request_validators")
+    let validators: IndexMap<String, Node> = dep
+        .entries("request_validators")
         .map(|(name, v)| {
             let flag = |k| Node::Bool(v.get(k).and_then(Node::as_bool) == Some(true));
             (
@@ -485,7 +466,8 @@ fn root_extensions(dep: &Node, doc: &mut IndexMap<String, Node>) {
     if let Some(v) = dep.get("default_request_validator") {
         doc.insert(format!("{EXT}request-validator"), v.clone());
     }
-    let responses: IndexMap<String, Node> = get_map(dep, "gateway_responses")
+    let responses: IndexMap<String, Node> = dep
+        .entries("gateway_responses")
         .map(|(kind, g)| {
             let mut e = Vec::new();
             if let Some(st) = g.get("status").and_then(Node::scalar_text) {

@@ -5,7 +5,7 @@
 
 use indexmap::IndexMap;
 
-use super::doc::{JsonPath, Node, Warning};
+use super::doc::{map, text as s, JsonPath, Node, Warning, EXT};
 use super::map::Mapper;
 use super::read::{Document, Version};
 use super::security::{RouteSecurity, Schemes};
@@ -34,7 +34,6 @@ pub struct Imported {
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "head", "patch"];
 const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
 const INTEGRATION: &str = "x-amazon-apigateway-integration";
-const EXT: &str = "x-amazon-apigateway-";
 
 /// Converts `doc`. Never fails: what cannot be converted is left out with a warning.
 pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Imported {
@@ -82,14 +81,6 @@ struct Cx<'a> {
     mapper: &'a mut Mapper,
     schemes: Schemes,
     warnings: Vec<Warning>,
-}
-
-fn s(text: impl Into<String>) -> Node {
-    Node::String(text.into())
-}
-
-fn map_of(entries: impl IntoIterator<Item = (String, Node)>) -> Node {
-    Node::Map(entries.into_iter().collect())
 }
 
 /// A status code written as a string or a number, as an integer.
@@ -158,7 +149,7 @@ impl Cx<'_> {
                 self.warn(&at, "a path item by $ref is not supported: left out");
                 continue;
             }
-            let shared = item.get("parameters").and_then(Node::as_seq).unwrap_or(&[]);
+            let shared = item.items("parameters");
             let route_path = route_path(prefix, path);
             for (key, op) in item_map {
                 let method = if key == ANY_METHOD {
@@ -251,7 +242,7 @@ impl Cx<'_> {
         (at_item, shared): (&JsonPath, &[Node]),
     ) -> Params {
         let mut out = Params::default();
-        let own = op.get("parameters").and_then(Node::as_seq).unwrap_or(&[]);
+        let own = op.items("parameters");
         // The operation's own parameter wins over the path item's of the same name and place.
         let mut merged: Vec<(JsonPath, &Node)> = Vec::new();
         for (i, p) in own.iter().enumerate() {
@@ -299,12 +290,7 @@ impl Cx<'_> {
         if let Some(body) = op.get("requestBody") {
             let body = resolve(&self.doc.root, body);
             let at_body = at.key("requestBody").key("content");
-            for (media, content) in body
-                .get("content")
-                .and_then(Node::as_map)
-                .into_iter()
-                .flatten()
-            {
+            for (media, content) in body.entries("content") {
                 let at_media = at_body.key(media);
                 if let Some(model) =
                     self.schema_model(&at_media.key("schema"), content.get("schema"))
@@ -554,12 +540,7 @@ impl Cx<'_> {
     ) {
         let mut headers = IndexMap::new();
         let at_params = at.key("responseParameters");
-        for (target, source) in r
-            .get("responseParameters")
-            .and_then(Node::as_map)
-            .into_iter()
-            .flatten()
-        {
+        for (target, source) in r.entries("responseParameters") {
             match (header_of(target), source.as_str()) {
                 (Some(name), Some(source)) => {
                     if target.starts_with("gatewayresponse.header.method.response.header.") {
@@ -657,16 +638,16 @@ impl Cx<'_> {
             }
             let mut schema = schema.clone();
             rewrite_refs(&mut schema);
-            models.insert(local, map_of([("schema".to_string(), schema)]));
+            models.insert(local, map([("schema".to_string(), schema)]));
         }
         (!models.is_empty()).then_some(Node::Map(models))
     }
 
     fn root_extensions(&mut self, root: &JsonPath, draft: &mut IndexMap<String, Node>) {
-        let Some(map) = self.doc.root.as_map() else {
+        let Some(root_map) = self.doc.root.as_map() else {
             return;
         };
-        for (key, value) in map {
+        for (key, value) in root_map {
             let Some(ext) = key.strip_prefix(EXT) else {
                 continue;
             };
@@ -679,7 +660,7 @@ impl Cx<'_> {
                             |k: &str| Node::Bool(v.get(k).and_then(Node::as_bool) == Some(true));
                         validators.insert(
                             name.clone(),
-                            map_of([
+                            map([
                                 ("body".to_string(), flag("validateRequestBody")),
                                 ("parameters".to_string(), flag("validateRequestParameters")),
                             ]),
@@ -979,7 +960,7 @@ mod tests {
         );
         assert_eq!(
             route(&got, "POST /pets").get("request_models"),
-            Some(&map_of([("application/json".to_string(), s("NewPet"))]))
+            Some(&map([("application/json".to_string(), s("NewPet"))]))
         );
         let home = route(&got, "GET /").get("integration").unwrap();
         let response = &home.get("responses").unwrap().as_seq().unwrap()[0];

@@ -10,7 +10,7 @@
 
 use indexmap::IndexMap;
 
-use super::doc::{JsonPath, Node, Warning};
+use super::doc::{text as s, JsonPath, Node, Warning};
 use super::map::Mapper;
 use super::read::{Document, Version};
 
@@ -38,10 +38,6 @@ pub struct RouteSecurity {
     pub authorizer: Option<String>,
     pub scopes: Vec<String>,
     pub api_key_required: bool,
-}
-
-fn s(t: impl Into<String>) -> Node {
-    Node::String(t.into())
 }
 
 /// An authorizer name: letters, digits, `_` and `-`, and not `none`.
@@ -207,9 +203,7 @@ impl Schemes {
             }
             "cognito_user_pools" => {
                 let arns: Vec<String> = auth
-                    .get("providerARNs")
-                    .and_then(Node::as_seq)
-                    .unwrap_or(&[])
+                    .items("providerARNs")
                     .iter()
                     .filter_map(|a| a.as_str().map(|a| mapper.rewrite(a)))
                     .collect();

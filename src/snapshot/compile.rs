@@ -568,11 +568,9 @@ impl Compiler<'_> {
             routes,
             responses: responses.map(Arc::new),
             api_key_source: super::usage::key_source(api.api_key_source),
-            binary_media_types: api
-                .binary_media_types
-                .iter()
-                .map(|m| m.value.to_ascii_lowercase().into())
-                .collect(),
+            binary_media_types: super::templated::BinaryMediaTypes::new(
+                api.binary_media_types.iter().map(|m| m.value.as_str()),
+            ),
             cors: dep
                 .cors
                 .as_ref()

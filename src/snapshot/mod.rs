@@ -172,8 +172,8 @@ pub struct RouteTable {
     pub cors: Option<Arc<cors::Cors>>,
     /// Where the keyed routes of this deployment read their key.
     pub api_key_source: crate::config::usage::ApiKeySource,
-    /// Request media types a function gets base64-encoded (lowercase; empty: by content).
-    pub binary_media_types: Box<[Box<str>]>,
+    /// Request media types a function gets base64-encoded (empty: by content).
+    pub binary_media_types: templated::BinaryMediaTypes,
 }
 
 #[derive(Debug)]

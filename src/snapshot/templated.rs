@@ -32,6 +32,50 @@ pub fn media_type(value: &str) -> &str {
     value.split(';').next().unwrap_or("").trim()
 }
 
+/// An API's `binary_media_types` (`image/png`, `image/*`, `*/*`), split when the snapshot is
+/// compiled, so that a request's media type is matched against them without parsing or
+/// allocating.
+#[derive(Debug, Default)]
+pub struct BinaryMediaTypes {
+    /// `*/*` is listed.
+    any: bool,
+    /// The types of the `type/*` entries.
+    kinds: Box<[Box<str>]>,
+    /// The `type/subtype` entries.
+    exact: Box<[Box<str>]>,
+}
+
+impl BinaryMediaTypes {
+    pub fn new<'a>(listed: impl IntoIterator<Item = &'a str>) -> BinaryMediaTypes {
+        let (mut any, mut kinds, mut exact) = (false, Vec::new(), Vec::new());
+        for m in listed {
+            match m.split_once('/') {
+                Some(("*", "*")) => any = true,
+                Some((kind, "*")) => kinds.push(kind.into()),
+                _ => exact.push(m.into()),
+            }
+        }
+        BinaryMediaTypes {
+            any,
+            kinds: kinds.into(),
+            exact: exact.into(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.any && self.kinds.is_empty() && self.exact.is_empty()
+    }
+
+    /// Whether `media` (a media type without parameters) is one of them; case does not matter.
+    pub fn matches(&self, media: &str) -> bool {
+        self.any
+            || self.exact.iter().any(|e| e.eq_ignore_ascii_case(media))
+            || media
+                .split_once('/')
+                .is_some_and(|(kind, _)| self.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)))
+    }
+}
+
 impl TemplateSet {
     pub fn new(entries: Vec<(String, Arc<Template>)>) -> TemplateSet {
         let mut default = None;

@@ -19,7 +19,7 @@ use crate::proxy::respond::{Answer, GatewayError};
 use crate::proxy::route::Call;
 use crate::proxy::upstream::Endpoint;
 use crate::snapshot::function::{FunctionIntegration, FunctionKind};
-use crate::snapshot::templated::{media_type, Mapping, RequestBody};
+use crate::snapshot::templated::{media_type, BinaryMediaTypes, Mapping, RequestBody};
 use crate::snapshot::{ProxyIntegration, Route};
 use crate::template::{Overrides, RequestOverrides};
 use base64::Engine as _;
@@ -236,20 +236,14 @@ pub fn is_text(content_type: Option<&str>) -> bool {
 }
 
 /// Whether a UTF-8 request body goes to the function base64-encoded: when the API lists
-/// `binary_media_types` (lowercase), exactly when its media type matches one (`image/png`,
-/// `image/*`, `*/*`), as AWS decides; without the list, when its media type is not textual.
-/// A body that is not UTF-8 is always base64.
-pub fn as_base64(binary: &[Box<str>], content_type: Option<&str>) -> bool {
+/// `binary_media_types`, exactly when its media type matches one (`image/png`, `image/*`,
+/// `*/*`), as AWS decides; without the list, when its media type is not textual. A body that
+/// is not UTF-8 is always base64.
+pub fn as_base64(binary: &BinaryMediaTypes, content_type: Option<&str>) -> bool {
     if binary.is_empty() {
         return !is_text(content_type);
     }
-    let m = media_type(content_type.unwrap_or("")).to_ascii_lowercase();
-    let (kind, _) = m.split_once('/').unwrap_or((&m, ""));
-    binary.iter().any(|b| match b.split_once('/') {
-        Some(("*", "*")) => true,
-        Some((k, "*")) => k == kind,
-        _ => **b == *m,
-    })
+    binary.matches(media_type(content_type.unwrap_or("")))
 }
 
 /// The API Gateway REST proxy event (payload format 1.0) for this request.
@@ -482,7 +476,7 @@ mod tests {
 
     #[test]
     fn binary_media_types_decide_base64_as_aws_does() {
-        let list = |l: &[&str]| l.iter().map(|m| Box::<str>::from(*m)).collect::<Vec<_>>();
+        let list = |l: &[&str]| BinaryMediaTypes::new(l.iter().copied());
         let images = list(&["image/png", "application/octet-stream", "video/*"]);
         assert!(as_base64(&images, Some("image/png")));
         assert!(as_base64(&images, Some("Image/PNG; q=1")));
@@ -497,8 +491,9 @@ mod tests {
         assert!(!as_base64(&images, None));
         assert!(as_base64(&list(&["*/*"]), Some("text/plain")));
         // No list: by content, as before.
-        assert!(!as_base64(&[], Some("application/json")));
-        assert!(as_base64(&[], Some("image/png")));
+        let none = BinaryMediaTypes::default();
+        assert!(!as_base64(&none, Some("application/json")));
+        assert!(as_base64(&none, Some("image/png")));
     }
 
     #[test]

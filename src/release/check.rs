@@ -16,6 +16,15 @@ pub struct Draft {
     pub offset: Option<u64>,
 }
 
+/// Replaces the file of `sources` with `f`'s path by `f`, or adds it: the directory as a command
+/// would leave it.
+pub fn put(sources: &mut config::SourceSet, f: &SourceFile) {
+    match sources.files.iter_mut().find(|s| s.rel == f.rel) {
+        Some(s) => s.text.clone_from(&f.text),
+        None => sources.files.push(f.clone()),
+    }
+}
+
 /// Checks the directory with `changed` files replaced or added (and the draft, if any). Returns
 /// the warnings about the files the command touches; any error anywhere refuses.
 pub fn after(dir: &Path, changed: &[SourceFile], draft: Option<&Draft>) -> Result<Problems, Error> {
@@ -25,10 +34,7 @@ pub fn after(dir: &Path, changed: &[SourceFile], draft: Option<&Draft>) -> Resul
             problems,
         })?;
     for f in changed {
-        match sources.files.iter_mut().find(|s| s.rel == f.rel) {
-            Some(s) => s.text.clone_from(&f.text),
-            None => sources.files.push(f.clone()),
-        }
+        put(&mut sources, f);
     }
     if let Some(d) = draft {
         sources.files.push(d.file.clone());

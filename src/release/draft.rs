@@ -15,10 +15,9 @@ pub fn write_draft(dir: &Path, api: &str, text: &str, force: bool) -> Result<Pro
     let _lock = DirLock::acquire(dir)?;
     let rel = format!("{APIS_DIR}/{api}.yaml");
     let path = dir.join(&rel);
+    let exists = || Error::refused(format!("{rel} exists: import with --force to replace it"));
     if path.exists() && !force {
-        return Err(Error::refused(format!(
-            "{rel} exists: import with --force to replace it"
-        )));
+        return Err(exists());
     }
     let mut sources = config::read_sources(dir, Scope::All).map_err(|problems| Error::Invalid {
         what: format!("cannot read the configuration in {}", dir.display()),
@@ -28,10 +27,7 @@ pub fn write_draft(dir: &Path, api: &str, text: &str, force: bool) -> Result<Pro
         rel: rel.clone(),
         text: text.to_string(),
     };
-    match sources.files.iter_mut().find(|f| f.rel == rel) {
-        Some(f) => *f = file,
-        None => sources.files.push(file),
-    }
+    super::check::put(&mut sources, &file);
     let problems = match config::parse_sources(&sources) {
         Ok(raw) => config::validate::validate(&raw),
         Err(problems) => problems,
@@ -46,9 +42,7 @@ pub fn write_draft(dir: &Path, api: &str, text: &str, force: bool) -> Result<Pro
     if force {
         write_atomic(&path, text)?;
     } else if !create_new(&path, text)? {
-        return Err(Error::refused(format!(
-            "{rel} exists: import with --force to replace it"
-        )));
+        return Err(exists());
     }
     Ok(Problems(
         problems.0.into_iter().filter(|p| p.file == rel).collect(),

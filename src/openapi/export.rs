@@ -662,27 +662,24 @@ mod tests {
             }
         }
         // Method responses' models: `paths.*.*.responses.*.content`.
-        if let Some(Node::Map(paths)) = m.get_mut("paths") {
-            for item in paths.values_mut() {
-                for op in item
-                    .as_map()
-                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                    .unwrap_or_default()
-                {
-                    if let Node::Map(item) = item {
-                        if let Some(Node::Map(responses)) =
-                            item.get_mut(&op).and_then(|o| match o {
-                                Node::Map(o) => o.get_mut("responses"),
-                                _ => None,
-                            })
-                        {
-                            for r in responses.values_mut() {
-                                if let Node::Map(r) = r {
-                                    r.insert("content".into(), Node::Map(IndexMap::new()));
-                                }
-                            }
-                        }
-                    }
+        let Some(Node::Map(paths)) = m.get_mut("paths") else {
+            return doc;
+        };
+        for op in paths
+            .values_mut()
+            .filter_map(|item| match item {
+                Node::Map(ops) => Some(ops.values_mut()),
+                _ => None,
+            })
+            .flatten()
+        {
+            let Node::Map(op) = op else { continue };
+            let Some(Node::Map(responses)) = op.get_mut("responses") else {
+                continue;
+            };
+            for r in responses.values_mut() {
+                if let Node::Map(r) = r {
+                    r.insert("content".into(), Node::Map(IndexMap::new()));
                 }
             }
         }

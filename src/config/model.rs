@@ -183,6 +183,10 @@ macro_rules! api_document {
             /// `*/*`), as AWS's binaryMediaTypes.
             #[serde(default)]
             pub binary_media_types: Vec<Located<String>>,
+            /// What an OpenAPI definition said about the API (title, description, version):
+            /// kept so that `stagecraft export` gives it back. Nothing serves it.
+            #[serde(default)]
+            pub info: Option<InfoDef>,
         }
 
         impl $name {
@@ -250,6 +254,38 @@ pub struct RouteDef {
     /// Only callers with an enabled API key in a usage plan of this stage (403 otherwise).
     #[serde(default)]
     pub api_key_required: Option<Located<bool>>,
+    /// AWS's `operationName` (OpenAPI's `operationId`): documentation, kept for export.
+    #[serde(default)]
+    pub operation_name: Option<Located<String>>,
+    /// AWS's method responses: the statuses, headers and models the method documents. They
+    /// change nothing that is served (the integration responses do); export gives them back.
+    #[serde(default)]
+    pub method_responses: Vec<MethodResponseDef>,
+}
+
+/// An API's descriptive fields, as an OpenAPI `info` object has them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfoDef {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// One documented method response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodResponseDef {
+    pub status: Located<u16>,
+    /// The response headers the method declares.
+    #[serde(default)]
+    pub headers: Vec<Located<String>>,
+    /// Content type -> model name.
+    #[serde(default)]
+    pub models: IndexMap<String, Located<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -281,6 +281,30 @@ impl Validator {
                     );
                 }
             }
+            for mr in &r.method_responses {
+                if !(100..=599).contains(&mr.status.value) {
+                    self.err(
+                        file,
+                        line(&mr.status),
+                        format!(
+                            "route {route:?}: method_responses status {} is not an HTTP status (100-599)",
+                            mr.status.value
+                        ),
+                    );
+                }
+                for (content_type, model) in &mr.models {
+                    if !models.contains(&model.value) && !api.models.contains_key(&model.value) {
+                        self.err(
+                            file,
+                            line(model),
+                            format!(
+                                "route {route:?}: method_responses {} {content_type:?} names model {:?}, which this API does not define",
+                                mr.status.value, model.value
+                            ),
+                        );
+                    }
+                }
+            }
             for (name, required) in &r.request_parameters {
                 if let Err(e) = super::method::MethodParam::parse(name) {
                     self.err(file, line(required), format!("route {route:?}: {e}"));
@@ -370,10 +394,11 @@ impl Validator {
                     // are substituted: snapshot::compile checks those.
                     Ok(uri) => {
                         if let Some(t) = uri.fixed() {
-                            let params: BTreeSet<&str> = spec.param_names().collect();
+                            let mut params: BTreeSet<&str> = spec.param_names().collect();
+                            params.extend(mapped_path_names(i));
                             for p in t.param_names() {
                                 if !params.contains(p) {
-                                    self.err(file, u.line(), format!("uri uses {{{p}}}, which route \"{spec}\" does not capture"));
+                                    self.err(file, u.line(), format!("uri uses {{{p}}}, which route \"{spec}\" does not capture and no integration.request.path.{p} in request_parameters sets"));
                                 }
                             }
                         }
@@ -764,6 +789,18 @@ impl Validator {
             }
         }
     }
+}
+
+/// The uri placeholders an integration's `request_parameters` set (`integration.request.path.NAME`):
+/// as in AWS, such a `{NAME}` need not be a capture of the route.
+pub fn mapped_path_names(i: &IntegrationDef) -> impl Iterator<Item = &str> {
+    i.request_parameters.iter().filter_map(|p| match p.get() {
+        Ok(super::mapping::RequestParameter {
+            target: super::mapping::ParamTarget::Path(n),
+            ..
+        }) => Some(&**n),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -58,6 +58,9 @@ pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Impo
 
     // API-wide settings first, routes last: the order a reader of the draft wants.
     let mut draft = IndexMap::new();
+    if let Some(info) = cx.info() {
+        draft.insert("info".to_string(), info);
+    }
     cx.root_extensions(&JsonPath::root(), &mut draft);
     if !cx.schemes.authorizers.is_empty() {
         let authorizers = std::mem::take(&mut cx.schemes.authorizers);
@@ -130,6 +133,16 @@ impl Cx<'_> {
         (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
     }
 
+    /// The definition's title, description and version, which export gives back.
+    fn info(&self) -> Option<Node> {
+        let info = self.doc.root.get("info")?;
+        let fields: Vec<(&str, Node)> = ["title", "description", "version"]
+            .into_iter()
+            .filter_map(|k| Some((k, s(info.get(k)?.scalar_text()?))))
+            .collect();
+        (!fields.is_empty()).then(|| map(fields))
+    }
+
     fn routes(&mut self, prefix: &str) -> Vec<Node> {
         let mut routes = Vec::new();
         let Some(paths) = self.doc.root.get("paths").and_then(Node::as_map) else {
@@ -194,8 +207,11 @@ impl Cx<'_> {
         };
         let mut route = IndexMap::new();
         route.insert("route".to_string(), s(format!("{method} {path}")));
+        if let Some(id) = op.get("operationId").and_then(Node::scalar_text) {
+            route.insert("operation_name".to_string(), s(id));
+        }
         let params = self.method_parameters(at, op, shared);
-        let integration = self.integration(&at.key(INTEGRATION), method, path, integration)?;
+        let integration = self.integration(&at.key(INTEGRATION), method, integration)?;
         if !params.request_parameters.is_empty() {
             route.insert(
                 "request_parameters".to_string(),
@@ -222,6 +238,10 @@ impl Cx<'_> {
         let security = self.schemes.route(self.doc, at, op, &mut self.warnings);
         apply_security(&mut route, security);
         route.insert("integration".to_string(), integration);
+        let documented = self.method_responses(&at.key("responses"), op);
+        if !documented.is_empty() {
+            route.insert("method_responses".to_string(), Node::Seq(documented));
+        }
         for key in op.as_map().into_iter().flat_map(|m| m.keys()) {
             if key.starts_with(EXT)
                 && key != INTEGRATION
@@ -302,11 +322,79 @@ impl Cx<'_> {
         out
     }
 
+    /// The method responses an operation documents: status, headers and models. AWS keeps
+    /// them on the method and gives them back in its export; a `default` response has no
+    /// method-response form and is left out, as AWS leaves it out.
+    fn method_responses(&mut self, at: &JsonPath, op: &Node) -> Vec<Node> {
+        let mut out = Vec::new();
+        for (code, response) in op.entries("responses") {
+            let at = at.key(code);
+            let Some(status) = code.parse::<u16>().ok().filter(|c| (100..=599).contains(c)) else {
+                if code != "default" {
+                    self.warn(&at, "not an HTTP status: this method response is left out");
+                }
+                continue;
+            };
+            let response = resolve(&self.doc.root, response);
+            let mut entry = vec![("status", Node::Number(status.into()))];
+            let headers: Vec<Node> = response
+                .entries("headers")
+                .map(|(h, _)| s(h.clone()))
+                .collect();
+            if !headers.is_empty() {
+                entry.push(("headers", Node::Seq(headers)));
+            }
+            let mut models = IndexMap::new();
+            if self.doc.version == Version::Swagger2 {
+                if let Some(schema) = response.get("schema") {
+                    if let Some(model) = self.response_model(&at.key("schema"), schema) {
+                        for media in self.media_list(op, "produces") {
+                            models.insert(media, s(model.clone()));
+                        }
+                    }
+                }
+            } else {
+                for (media, content) in response.entries("content") {
+                    if let Some(schema) = content.get("schema") {
+                        let at = at.key("content").key(media).key("schema");
+                        if let Some(model) = self.response_model(&at, schema) {
+                            models.insert(media.clone(), s(model));
+                        }
+                    }
+                }
+            }
+            if !models.is_empty() {
+                entry.push(("models", Node::Map(models)));
+            }
+            out.push(map(entry));
+        }
+        out
+    }
+
+    /// The model a documented response names; an inline schema documents nothing we keep.
+    fn response_model(&mut self, at: &JsonPath, schema: &Node) -> Option<String> {
+        match schema.get("$ref").and_then(Node::as_str) {
+            Some(r) => definition_name(r).map(|n| model_name(&n)),
+            None => {
+                self.warn(
+                    at,
+                    "an inline response schema is documentation only: not kept for export",
+                );
+                None
+            }
+        }
+    }
+
     /// Swagger's `consumes` of the operation, else of the document, else JSON.
     fn consumes(&self, op: &Node) -> Vec<String> {
+        self.media_list(op, "consumes")
+    }
+
+    /// Swagger's `consumes` or `produces` of the operation, else of the document, else JSON.
+    fn media_list(&self, op: &Node, key: &str) -> Vec<String> {
         let list: Vec<String> = op
-            .get("consumes")
-            .or_else(|| self.doc.root.get("consumes"))
+            .get(key)
+            .or_else(|| self.doc.root.get(key))
             .and_then(Node::as_seq)
             .map(|l| {
                 l.iter()
@@ -342,13 +430,7 @@ impl Cx<'_> {
         }
     }
 
-    fn integration(
-        &mut self,
-        at: &JsonPath,
-        method: &str,
-        path: &str,
-        node: &Node,
-    ) -> Option<Node> {
+    fn integration(&mut self, at: &JsonPath, method: &str, node: &Node) -> Option<Node> {
         let mut out = IndexMap::new();
         let Some(kind) = node.get("type").and_then(Node::as_str) else {
             self.warn(at, "an integration without `type`: route left out");
@@ -410,24 +492,6 @@ impl Cx<'_> {
                         );
                         continue;
                     };
-                    // AWS fills `{id}` of the uri from any source; here a uri placeholder is a
-                    // capture of the route: `{id}` from `method.request.path.petId` is `{petId}`.
-                    if let (Some(name), Some(captured), Some(u)) = (
-                        target.strip_prefix("integration.request.path."),
-                        source.strip_prefix("method.request.path."),
-                        uri.as_mut(),
-                    ) {
-                        let placeholder = format!("{{{name}}}");
-                        if name != captured
-                            && u.contains(&placeholder)
-                            && !path.contains(&placeholder)
-                        {
-                            *u = u.replace(&placeholder, &format!("{{{captured}}}"));
-                            request_parameters
-                                .insert(format!("integration.request.path.{captured}"), s(source));
-                            continue;
-                        }
-                    }
                     request_parameters.insert(target.clone(), s(source));
                 }
             }
@@ -1024,7 +1088,7 @@ mod tests {
     }
 
     #[test]
-    fn base_path_modes_and_placeholders_renamed_to_captures() {
+    fn base_path_modes_and_uri_placeholders_kept_as_aws_writes_them() {
         let text = r#"{"swagger": "2.0", "basePath": "/v1/shop",
           "paths": {"/items/{itemId}": {"get": {"x-amazon-apigateway-integration": {
             "type": "HTTP_PROXY", "httpMethod": "GET", "uri": "http://127.0.0.1:9/items/{id}",
@@ -1050,9 +1114,16 @@ mod tests {
             .get("integration")
             .unwrap();
         assert_eq!(i.get("type").unwrap().as_str(), Some("http_proxy"));
+        // `{id}` is no capture: the request parameter fills it, as in AWS.
         assert_eq!(
             i.get("uri").unwrap().as_str(),
-            Some("http://127.0.0.1:9/items/{itemId}")
+            Some("http://127.0.0.1:9/items/{id}")
+        );
+        assert_eq!(
+            i.get("request_parameters")
+                .unwrap()
+                .get("integration.request.path.id"),
+            Some(&s("method.request.path.itemId"))
         );
         let mock = route(&got, "ANY /").get("integration").unwrap();
         let statuses: Vec<_> = mock
@@ -1380,15 +1451,22 @@ mod tests {
                 .get("Access-Control-Allow-Origin"),
             Some(&s("'*'"))
         );
-        // The de-quirked header names, one note each; nothing else is lost.
+        // The de-quirked header names, one note each, and the inline response schemas that
+        // document a method; nothing that is served is lost.
         assert!(
             got.warnings
                 .iter()
-                .all(|w| w.message.starts_with("read as header")),
+                .all(|w| w.message.starts_with("read as header")
+                    || w.message.starts_with("an inline response schema")),
             "{:#?}",
             got.warnings
         );
-        assert_eq!(got.warnings.len(), 12);
+        let headers = got
+            .warnings
+            .iter()
+            .filter(|w| w.message.starts_with("read as header"))
+            .count();
+        assert_eq!(headers, 12);
         validates(&got);
     }
 }

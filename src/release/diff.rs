@@ -112,6 +112,7 @@ fn settings_changes(from: &Value, to: &Value) -> Vec<FieldChange> {
         "default_authorizer",
         "api_key_source",
         "binary_media_types",
+        "info",
     ]
     .into_iter()
     .filter(|k| from.get(k) != to.get(k))

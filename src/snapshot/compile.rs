@@ -601,7 +601,7 @@ impl Compiler<'_> {
                             .map_or(def::DEFAULT_TIMEOUT_MS, |t| t.value),
                     );
                     let owner = format!("authorizer {name:?}");
-                    match self.upstream_of(at, uri, &owner, &[], timeout) {
+                    match self.upstream_of(at, uri, &owner, (&[], &[]), timeout) {
                         None => misconfigured("its uri does not compile"),
                         Some(Err(reason)) => AuthorizerKind::Misconfigured { reason },
                         Some(Ok(Upstream { target, backend })) => {
@@ -880,6 +880,7 @@ impl Compiler<'_> {
             return None;
         };
         let params: Vec<&str> = spec.param_names().collect();
+        let mapped: Vec<&str> = validate::mapped_path_names(i).collect();
         let timeout = i
             .timeout_ms
             .as_ref()
@@ -892,7 +893,7 @@ impl Compiler<'_> {
             stage,
             vars,
         };
-        self.upstream_of(&at, uri, &owner, &params, timeout)
+        self.upstream_of(&at, uri, &owner, (&params, &mapped), timeout)
             .map(|r| {
                 r.map_err(|reason| Integration::Misconfigured {
                     reason: reason.into(),
@@ -901,14 +902,15 @@ impl Compiler<'_> {
     }
 
     /// The upstream a URI names, with one stage's variables, for `owner` (`route "GET /x"`,
-    /// `authorizer "tokens"`), whose captures are `params`; or (as `Err`) why requests to it
-    /// can only be answered 500: the URI uses an undefined stage variable.
+    /// `authorizer "tokens"`), whose captures are `params.0` and whose `request_parameters` set
+    /// the path placeholders `params.1`; or (as `Err`) why requests to it can only be answered
+    /// 500: the URI uses an undefined stage variable.
     fn upstream_of(
         &mut self,
         at: &Site<'_>,
         uri: &Typed<crate::config::uri::IntegrationUri>,
         owner: &str,
-        params: &[&str],
+        (params, mapped): (&[&str], &[&str]),
         timeout: Duration,
     ) -> Option<Result<Upstream, Box<str>>> {
         let Site {
@@ -948,11 +950,14 @@ impl Compiler<'_> {
                 PathPiece::Text(t) => path.push(PathPart::Text(t.as_str().into())),
                 PathPiece::Param(p) => match params.iter().position(|n| n == p) {
                     Some(ix) => path.push(PathPart::Capture(ix)),
+                    None if mapped.contains(&p.as_str()) => {
+                        path.push(PathPart::Mapped(p.as_str().into()))
+                    }
                     None => {
                         self.report(Problem::error(
                             dep_file,
                             uri_line,
-                            format!("uri uses {{{p}}}, which {owner} does not capture"),
+                            format!("uri uses {{{p}}}, which {owner} does not capture and no integration.request.path.{p} in request_parameters sets"),
                         ));
                         return None;
                     }

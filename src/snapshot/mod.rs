@@ -233,6 +233,9 @@ pub enum PathPart {
     Text(Box<str>),
     /// Index into the route's captures.
     Capture(usize),
+    /// A placeholder that is no capture: only `integration.request.path.NAME` fills it (empty
+    /// when its source is missing from the request).
+    Mapped(Box<str>),
 }
 
 impl RouteTable {

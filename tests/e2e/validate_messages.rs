@@ -606,6 +606,28 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "a uri placeholder that neither a capture nor a request parameter sets",
+            deployed(
+                "http://127.0.0.1:9009/api/{proxy}",
+                "http://127.0.0.1:9009/api/{proxy}/{item}",
+            ),
+            vec![(
+                "error: deployments/shop-1.yaml:11",
+                "uri uses {item}, which route \"ANY /legacy/{proxy+}\" does not capture and no integration.request.path.item in request_parameters sets",
+            )],
+        ),
+        case(
+            "a documented method response naming a model the API does not define",
+            deployed(
+                "  - route: \"GET /orders/{id}\"\n",
+                "  - route: \"GET /orders/{id}\"\n    operation_name: GetOrder\n    method_responses:\n      - status: 200\n        models: { application/json: Order }\n",
+            ),
+            vec![(
+                "error: deployments/shop-1.yaml:8",
+                "route \"GET /orders/{id}\": method_responses 200 \"application/json\" names model \"Order\", which this API does not define",
+            )],
+        ),
+        case(
             "an undefined stage variable, only a warning",
             deployed(
                 "http://127.0.0.1:9009/api/{proxy}",

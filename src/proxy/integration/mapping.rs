@@ -281,6 +281,7 @@ fn path_len(
         .map(|p| match p {
             PathPart::Text(t) => t.len(),
             PathPart::Capture(i) => raw_capture(rest, captures, *i).len(),
+            PathPart::Mapped(_) => 0,
         })
         .sum();
     let query: usize = queries
@@ -314,6 +315,12 @@ pub fn upstream_path(
                 match replaced {
                     Some((_, v)) => encode_path_value(v, is_greedy(route, *i), &mut out),
                     None => out.push_str(raw_capture(rest, captures, *i)),
+                }
+            }
+            PathPart::Mapped(name) => {
+                let set = mapped.and_then(|m| m.path.iter().rev().find(|(k, _)| **k == **name));
+                if let Some((_, v)) = set {
+                    encode_path_value(v, false, &mut out);
                 }
             }
         }

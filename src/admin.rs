@@ -1,6 +1,12 @@
 //! Beside the data flow, reading the `store`: the admin listener (`admin:` in gateway.yaml):
-//! `/healthz` and `/readyz` for orchestrators, `/config` for people, `/metrics` for Prometheus. It
-//! reads the store like a request does and never touches the proxy's hot path.
+//! `/healthz` and `/readyz` for orchestrators, `/config` for people, `/metrics` for Prometheus,
+//! the JSON API under `/api/` (`api`) and the web console at `/` (`console`). It reads the store
+//! like a request does, writes only through `release`, and never touches the proxy's hot path.
+
+mod api;
+mod auth;
+mod console;
+mod traffic;
 
 use crate::store::Store;
 use crate::timefmt;
@@ -8,15 +14,71 @@ use async_trait::async_trait;
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use traffic::Traffic;
+
+/// The largest request body the admin API reads (its writes take small JSON objects).
+const MAX_BODY: usize = 64 * 1024;
 
 pub struct AdminApp {
     store: Arc<Store>,
+    api: api::Api,
 }
 
 impl AdminApp {
-    pub fn new(store: Arc<Store>) -> AdminApp {
-        AdminApp { store }
+    /// `dir`: the configuration directory the API's writes go to, as `run --config` names it.
+    pub fn new(store: Arc<Store>, dir: PathBuf, traffic: Traffic) -> AdminApp {
+        AdminApp {
+            api: api::Api::new(dir, store.clone(), traffic),
+            store,
+        }
+    }
+
+    async fn api(&self, session: &mut ServerSession, path: &str) -> Response<Vec<u8>> {
+        let req = session.req_header();
+        let method = req.method.clone();
+        let query = req.uri.query().map(str::to_string);
+        let token = auth::bearer(
+            req.headers
+                .get(http::header::AUTHORIZATION)
+                .map(|h| h.as_bytes()),
+        )
+        .map(str::to_string);
+        let mut body = Vec::new();
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return json(
+                            413,
+                            r#"{"message":"the request body is larger than 64 KiB"}"#.into(),
+                        );
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return json(
+                        400,
+                        serde_json::json!({ "message": format!("reading the request body: {e}") })
+                            .to_string(),
+                    )
+                }
+            }
+        }
+        let answer = self
+            .api
+            .answer(api::Call {
+                method,
+                path: path.to_string(),
+                query,
+                token,
+                body,
+            })
+            .await;
+        json(answer.status, answer.body.to_string())
     }
 }
 
@@ -68,6 +130,12 @@ fn config_json(store: &Store) -> String {
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let path = session.req_header().uri.path().to_string();
+        if let Some(rest) = path.strip_prefix("/api/") {
+            return self.api(session, rest).await;
+        }
+        if let Some(asset) = console::asset(&path) {
+            return asset;
+        }
         match path.as_str() {
             "/healthz" => json(200, r#"{"status":"ok"}"#.into()),
             "/readyz" => {

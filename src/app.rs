@@ -109,7 +109,11 @@ pub fn run(dir: PathBuf, upgrade: bool) -> Result<(), crate::config::Problems> {
     if let Some(admin) = settings.admin {
         let mut svc = Service::new(
             "stagecraft admin".to_string(),
-            HttpServer::new_app(AdminApp::new(store.clone())),
+            HttpServer::new_app(AdminApp::new(
+                store.clone(),
+                dir.clone(),
+                crate::admin::Traffic::start(),
+            )),
         );
         svc.add_tcp(&admin.to_string());
         server.add_service(svc);

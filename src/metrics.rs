@@ -586,3 +586,79 @@ pub fn render() -> Vec<u8> {
     }
     out
 }
+
+/// One series of `stagecraft_requests_total`, as the admin API's traffic view reads it.
+#[derive(Debug, Clone)]
+pub struct CounterRow {
+    pub stage: String,
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+    pub version: String,
+    pub count: u64,
+}
+
+impl CounterRow {
+    pub fn key(&self) -> (&str, &str, &str, u16, &str) {
+        (
+            &self.stage,
+            &self.route,
+            &self.method,
+            self.status,
+            &self.version,
+        )
+    }
+}
+
+/// The label values of a collected series, in the order they were declared.
+fn series(family: &impl prometheus::core::Collector) -> Vec<(Vec<String>, u64)> {
+    family
+        .collect()
+        .iter()
+        .flat_map(|mf| mf.get_metric().iter())
+        .map(|m| {
+            let labels = m
+                .get_label()
+                .iter()
+                .map(|l| l.value().to_string())
+                .collect();
+            (labels, m.get_counter().get_value() as u64)
+        })
+        .collect()
+}
+
+/// Every series of `stagecraft_requests_total` now. The labels come back sorted by name
+/// (method, route, stage, status, version), as prometheus keeps them.
+pub fn request_counts() -> Vec<CounterRow> {
+    let Some(f) = REQUESTS.as_ref() else {
+        return Vec::new();
+    };
+    series(&f.requests)
+        .into_iter()
+        .filter_map(|(l, count)| match l.as_slice() {
+            [method, route, stage, status, version] => Some(CounterRow {
+                stage: stage.clone(),
+                route: route.clone(),
+                method: method.clone(),
+                status: status.parse().ok()?,
+                version: version.clone(),
+                count,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every series of `stagecraft_canary_requests_total` now: (stage, side, count).
+pub fn canary_counts() -> Vec<(String, String, u64)> {
+    let Some(f) = REQUESTS.as_ref() else {
+        return Vec::new();
+    };
+    series(&f.canary)
+        .into_iter()
+        .filter_map(|(l, count)| match l.as_slice() {
+            [side, stage] => Some((stage.clone(), side.clone(), count)),
+            _ => None,
+        })
+        .collect()
+}

@@ -29,7 +29,7 @@ pub struct Args {
     pub remove: bool,
 }
 
-fn parse_var(s: &str) -> Result<(String, String), String> {
+pub(super) fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))

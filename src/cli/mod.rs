@@ -13,6 +13,7 @@ mod render;
 mod rollback;
 mod routes;
 mod usage;
+mod vars;
 
 use crate::config::{self, Scope};
 use clap::{Parser, Subcommand};
@@ -64,6 +65,8 @@ pub enum Command {
     Canary(canary::Args),
     /// Make a stage's canary its deployment, merging the canary's variables; remove the canary.
     Promote(promote::Args),
+    /// Set or remove a stage's variables.
+    Vars(vars::Args),
     /// Show what each stage serves: routes, integrations and where their URIs resolve.
     Routes(routes::Args),
     /// API keys: create (the value is printed once), list, enable, disable, delete.
@@ -106,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Canary(args) => canary::run(&args),
         Command::Promote(args) => promote::run(&args),
+        Command::Vars(args) => vars::run(&args),
         Command::Routes(args) => routes::run(&args),
         Command::Keys(args) => keys::run(&args),
         Command::Usage(args) => usage::run(&args),

@@ -35,6 +35,9 @@ pub struct GatewayFile {
     pub upstream_tls: Option<Located<UpstreamTlsDef>>,
     #[serde(default)]
     pub admin: Option<Typed<AdminAddr>>,
+    /// Who may write through the admin API; without it the API is read-only.
+    #[serde(default)]
+    pub admin_auth: Option<Located<AdminAuthDef>>,
     #[serde(default)]
     pub threads: Option<Located<usize>>,
     /// SIGTERM: in-flight requests get at most this long to finish (default 30).
@@ -53,6 +56,14 @@ pub struct GatewayFile {
     /// Where API keys' quotas (and, shared, their plan throttles) are counted.
     #[serde(default)]
     pub usage: Option<UsageDef>,
+}
+
+/// `admin_auth:` in gateway.yaml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminAuthDef {
+    /// One SHA-256 (hex) of a bearer token per line; relative to the configuration directory.
+    pub tokens_file: Located<String>,
 }
 
 /// `limits:` in gateway.yaml; defaults follow AWS API Gateway.

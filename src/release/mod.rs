@@ -23,6 +23,8 @@ pub mod keys;
 mod routes;
 mod stage;
 mod switch;
+mod vars;
+pub mod view;
 mod yaml;
 
 pub use create::{deploy, DeployOutcome};
@@ -33,6 +35,7 @@ pub use routes::{routes, RouteRow, VersionRow};
 pub use switch::{
     promote, remove_canary, rollback, set_canary, CanaryRequest, CanarySet, Promoted, Switched,
 };
+pub use vars::{set_variables, VariablesSet};
 
 use crate::config::Problems;
 use std::path::{Path, PathBuf};

@@ -69,7 +69,7 @@ pub struct VersionRow {
 }
 
 /// `HttpProxy` -> `http_proxy`, as the files spell it.
-fn type_name(kind: &impl std::fmt::Debug) -> String {
+pub(super) fn type_name(kind: &impl std::fmt::Debug) -> String {
     let mut out = String::new();
     for (i, c) in format!("{kind:?}").chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {

@@ -33,7 +33,7 @@ fn now() -> String {
 }
 
 /// Checks the stage as `changes` would leave it and writes it.
-fn apply(dir: &Path, doc: &StageDoc, changes: &[Change]) -> Result<Problems, Error> {
+pub(super) fn apply(dir: &Path, doc: &StageDoc, changes: &[Change]) -> Result<Problems, Error> {
     let edited = doc.edited(changes)?;
     let warnings = check::after(dir, &[doc.source(&edited.text)], None)?;
     doc.write(&edited)?;
@@ -116,7 +116,18 @@ fn check_request(req: &CanaryRequest) -> Result<(), Error> {
             )));
         }
     }
-    for (k, v) in req.variables.iter().flatten() {
+    if let Some(v) = &req.variables {
+        check_variables(v)?;
+    }
+    if let Some(s) = &req.sticky {
+        StickyKey::parse(s).map_err(Error::refused)?;
+    }
+    Ok(())
+}
+
+/// Stage variable names and values as AWS allows them.
+pub(super) fn check_variables(vars: &[(String, String)]) -> Result<(), Error> {
+    for (k, v) in vars {
         if !valid_variable_name(k) {
             return Err(Error::refused(format!(
                 "invalid variable name {k:?}: letters, digits and '_' only, at most 64 characters"
@@ -127,9 +138,6 @@ fn check_request(req: &CanaryRequest) -> Result<(), Error> {
                 "invalid value {v:?} for variable {k:?}: must match [A-Za-z0-9-._~:/?#&=,]+, at most 512 characters"
             )));
         }
-    }
-    if let Some(s) = &req.sticky {
-        StickyKey::parse(s).map_err(Error::refused)?;
     }
     Ok(())
 }

@@ -267,9 +267,24 @@ impl Compiler<'_> {
             listen.push(Listener { addr: addr.0, tls });
         }
         let admin = g.admin.as_ref().and_then(|a| self.typed(GATEWAY_FILE, a));
+        let admin_tokens_file = g.admin_auth.as_ref().map(|a| {
+            let path = crate::tls::config_path(&self.raw.dir, &a.value.tokens_file.value);
+            if !path.is_file() {
+                self.report(Problem::warning(
+                    GATEWAY_FILE,
+                    line_of(&a.value.tokens_file),
+                    format!(
+                        "admin_auth.tokens_file {}: no such file: every write through the admin API is refused until it exists",
+                        path.display()
+                    ),
+                ));
+            }
+            path
+        });
         ServerSettings {
             listen,
             admin: admin.map(|a| a.0),
+            admin_tokens_file,
             threads: g.threads.as_ref().map(|t| t.value.max(1)),
             shutdown_grace_seconds: g
                 .shutdown_grace_seconds

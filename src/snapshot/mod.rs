@@ -56,6 +56,9 @@ pub struct Limits {
 pub struct ServerSettings {
     pub listen: Vec<Listener>,
     pub admin: Option<SocketAddr>,
+    /// `admin_auth.tokens_file`, resolved against the configuration directory; read at each
+    /// write through the admin API (none: the API is read-only).
+    pub admin_tokens_file: Option<std::path::PathBuf>,
     /// As gateway.yaml sets it; unset means one per core, which the process reads when it
     /// starts (a snapshot holds the file's facts, not the machine's).
     pub threads: Option<usize>,

@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_api;
 mod authorizers;
 mod conformance;
 mod framing;

@@ -3,7 +3,8 @@
 # cmake (pingora's libz-ng-sys builds zlib-ng with it), the `openssl` command the JWT tests and
 # the authorizer bench make RSA keys with (ring cannot generate them), and `redis-server`, which
 # the shared usage store's tests start on ephemeral ports (Debian's package; none is left
-# running). Idempotent; sourced by the other scripts.
+# running), and Debian's `chromium` with `chromium-driver`, which the console's tests drive
+# headless through WebDriver. Idempotent; sourced by the other scripts.
 set -euo pipefail
 
 # apt_install PACKAGE: with root or password-less sudo; false when neither is there.
@@ -38,4 +39,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
     systemctl disable --now redis-server >/dev/null 2>&1 || true
   fi
+fi
+if ! command -v chromedriver >/dev/null 2>&1; then
+  echo "setup: chromium and chromium-driver are missing; installing them" >&2
+  apt_install chromium || echo "setup: cannot install chromium without root; the console's browser tests need it" >&2
+  apt_install chromium-driver || echo "setup: cannot install chromium-driver without root; the console's browser tests need it" >&2
 fi

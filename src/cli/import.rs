@@ -89,13 +89,14 @@ pub fn run(a: &Args) -> ExitCode {
     }
     warn(&problems);
     let count = |key: &str| imported.draft.get(key).map_or(0, Node::size);
+    let warnings = imported.warnings.len() + mapper.unused().count();
     let mut summary = format!(
-        "wrote apis/{}.yaml: {} routes, {} models, {} authorizers; {} warnings\n",
+        "wrote apis/{}.yaml: {} routes, {} models, {} authorizers; {warnings} warning{}\n",
         a.api,
         count("routes"),
         count("models"),
         count("authorizers"),
-        imported.warnings.len()
+        if warnings == 1 { "" } else { "s" }
     );
     if let Some(b) = &imported.base_path {
         summary.push_str(&format!(

@@ -36,6 +36,26 @@ pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Node)>) -> Nod
     Node::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
 
+/// The text of a `uri`: a string, or `{"Fn::Sub": "text"}` / `{"Fn::Sub": ["text", {...}]}`
+/// with its literal variables substituted (the rest stays `${...}` for `--map`).
+pub fn sub_text(uri: &Node) -> Option<String> {
+    if let Some(t) = uri.as_str() {
+        return Some(t.to_string());
+    }
+    let sub = uri.get("Fn::Sub")?;
+    if let Some(t) = sub.as_str() {
+        return Some(t.to_string());
+    }
+    let parts = sub.as_seq()?;
+    let mut text = parts.first()?.as_str()?.to_string();
+    for (name, value) in parts.get(1).and_then(Node::as_map).into_iter().flatten() {
+        if let Some(v) = value.as_str() {
+            text = text.replace(&format!("${{{name}}}"), v);
+        }
+    }
+    Some(text)
+}
+
 impl Node {
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {

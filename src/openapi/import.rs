@@ -5,7 +5,7 @@
 
 use indexmap::IndexMap;
 
-use super::doc::{map, text as s, JsonPath, Node, Warning, EXT};
+use super::doc::{map, sub_text, text as s, JsonPath, Node, Warning, EXT};
 use super::map::Mapper;
 use super::read::{Document, Version};
 use super::security::{RouteSecurity, Schemes};
@@ -45,7 +45,7 @@ pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Impo
         schemes,
         warnings,
     };
-    let declared_base = cx.base_path();
+    let declared_base = cx.usable_base_path();
     let prefix = match (base_path, declared_base.as_deref()) {
         (BasePath::Ignore, _) | (_, None) => String::new(),
         (BasePath::Prepend, Some(b)) => b.to_string(),
@@ -75,7 +75,8 @@ pub fn convert(doc: &Document, base_path: BasePath, mapper: &mut Mapper) -> Impo
     Imported {
         draft: Node::Map(draft),
         warnings: cx.warnings,
-        base_path: declared_base,
+        // The routes carry the base path already when it was prepended or split.
+        base_path: declared_base.filter(|_| base_path == BasePath::Ignore),
     }
 }
 
@@ -133,13 +134,44 @@ impl Cx<'_> {
         (!trimmed.is_empty()).then(|| format!("/{trimmed}"))
     }
 
+    /// The declared base path, unless it holds a deployment tool's placeholder (`/${env}`),
+    /// which no route can be made of: then none, with a warning.
+    fn usable_base_path(&mut self) -> Option<String> {
+        let b = self.base_path()?;
+        if b.contains('{') || b.contains('$') {
+            let at = match self.doc.version {
+                Version::Swagger2 => JsonPath::root().key("basePath"),
+                Version::OpenApi30 => JsonPath::root().key("servers"),
+            };
+            self.warn(
+                &at,
+                format!(
+                    "the base path {b:?} holds a placeholder: ignored (no route is prefixed \
+                     with it; give the stage its base_path)"
+                ),
+            );
+            return None;
+        }
+        Some(b)
+    }
+
     /// The definition's title, description and version, which export gives back.
-    fn info(&self) -> Option<Node> {
+    fn info(&mut self) -> Option<Node> {
         let info = self.doc.root.get("info")?;
-        let fields: Vec<(&str, Node)> = ["title", "description", "version"]
-            .into_iter()
-            .filter_map(|k| Some((k, s(info.get(k)?.scalar_text()?))))
-            .collect();
+        let mut fields = Vec::new();
+        for k in ["title", "description", "version"] {
+            let Some(v) = info.get(k) else { continue };
+            match v.scalar_text().or_else(|| sub_text(v)) {
+                Some(text) => fields.push((k, s(text))),
+                None => self.warn(
+                    &JsonPath::root().key("info").key(k),
+                    format!(
+                        "{} (a CloudFormation reference?), not text: dropped",
+                        v.kind()
+                    ),
+                ),
+            }
+        }
         (!fields.is_empty()).then(|| map(fields))
     }
 
@@ -479,10 +511,18 @@ impl Cx<'_> {
         let mut request_parameters = IndexMap::new();
         if let Some(params) = node.get("requestParameters").and_then(Node::as_map) {
             if kind.starts_with("aws") && !params.is_empty() {
-                self.warn(
-                    &at.key("requestParameters"),
-                    "a function integration takes no request parameters here: dropped",
-                );
+                let service = node
+                    .get("uri")
+                    .and_then(sub_text)
+                    .and_then(|u| aws_service(&u));
+                let why = match service {
+                    Some(s) if s != "lambda" => format!(
+                        "an AWS service integration ({s}) has no local form: dropped with it"
+                    ),
+                    _ => "a function integration takes no request parameters here: dropped"
+                        .to_string(),
+                };
+                self.warn(&at.key("requestParameters"), why);
             } else {
                 for (target, source) in params {
                     let Some(source) = source.as_str() else {
@@ -510,7 +550,10 @@ impl Cx<'_> {
                 if !templates.is_empty() {
                     self.warn(
                         &at.key("requestTemplates"),
-                        format!("a {kind} integration uses no request template: dropped"),
+                        format!(
+                            "{} {kind} integration uses no request template: dropped",
+                            article(&kind)
+                        ),
                     );
                 }
             } else if !templates.is_empty() {
@@ -542,7 +585,10 @@ impl Cx<'_> {
                 if !responses.is_empty() {
                     self.warn(
                         &at.key("responses"),
-                        format!("a {kind} integration passes the response through: dropped"),
+                        format!(
+                            "{} {kind} integration passes the response through: dropped",
+                            article(&kind)
+                        ),
                     );
                 }
             } else {
@@ -797,6 +843,27 @@ impl Cx<'_> {
     }
 }
 
+/// `states` of `arn:aws:apigateway:REGION:states:action/StartExecution`: the AWS service an
+/// `aws` integration calls (`lambda` for a function).
+fn aws_service(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("arn:")?.split_once(":apigateway:")?.1;
+    // REGION may be a placeholder with colons of its own (`${AWS::Region}`).
+    let rest = match rest.rfind("}:") {
+        Some(i) if rest.starts_with("${") => &rest[i + 2..],
+        _ => rest.split_once(':')?.1,
+    };
+    Some(rest.split(':').next()?.to_string())
+}
+
+/// `a` or `an` before an integration type.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 fn apply_security(route: &mut IndexMap<String, Node>, security: RouteSecurity) {
     if let Some(name) = security.authorizer {
         route.insert("authorizer".to_string(), s(name));
@@ -848,26 +915,6 @@ fn route_path(prefix: &str, path: &str) -> String {
     } else {
         trimmed.to_string()
     }
-}
-
-/// The text of a `uri`: a string, or `{"Fn::Sub": "text"}` / `{"Fn::Sub": ["text", {...}]}`
-/// with its literal variables substituted (the rest stays `${...}` for `--map`).
-fn sub_text(uri: &Node) -> Option<String> {
-    if let Some(t) = uri.as_str() {
-        return Some(t.to_string());
-    }
-    let sub = uri.get("Fn::Sub")?;
-    if let Some(t) = sub.as_str() {
-        return Some(t.to_string());
-    }
-    let parts = sub.as_seq()?;
-    let mut text = parts.first()?.as_str()?.to_string();
-    for (name, value) in parts.get(1).and_then(Node::as_map).into_iter().flatten() {
-        if let Some(v) = value.as_str() {
-            text = text.replace(&format!("${{{name}}}"), v);
-        }
-    }
-    Some(text)
 }
 
 /// The definition a `$ref` names: `#/definitions/X` or `#/components/schemas/X`, decoded.
@@ -1106,7 +1153,9 @@ mod tests {
         ] {
             let got = import(text, mode, &[]);
             assert_eq!(routes(&got), want, "{mode:?}");
-            assert_eq!(got.base_path.as_deref(), Some("/v1/shop"));
+            // A hint for the stage only when the routes do not carry the base path already.
+            let hint = (mode == BasePath::Ignore).then_some("/v1/shop");
+            assert_eq!(got.base_path.as_deref(), hint);
             validates(&got);
         }
         let got = import(text, BasePath::Ignore, &[]);
@@ -1353,6 +1402,63 @@ mod tests {
     /// LocalStack's swagger.json with `basePath: /base`, recorded against AWS with
     /// `basepath=prepend`: `GET` and `OPTIONS` on `/base/test`, both behind the request
     /// authorizer, whose Lambda and IAM role have no local meaning.
+    /// What SAM and Terraform generate: `Fn::Sub` authorizer URIs, a Cognito pool by
+    /// `Fn::GetAtt`, a title by `Ref`, a templated base path, a Step Functions integration.
+    #[test]
+    fn deployment_tools_references_are_read_or_named() {
+        let text = r##"{"openapi": "3.0.1", "info": {"title": {"Ref": "AWS::StackName"}, "version": "1.0"},
+          "servers": [{"url": "https://x.execute-api.us-east-1.amazonaws.com/${env}"}],
+          "paths": {"/a": {"get": {"security": [{"tok": []}, {"pool": []}],
+            "x-amazon-apigateway-integration": {"type": "aws", "httpMethod": "POST",
+              "uri": "arn:aws:apigateway:${AWS::Region}:states:action/StartExecution",
+              "requestParameters": {"integration.request.header.X": "'1'"}}}}},
+          "components": {"securitySchemes": {
+            "tok": {"type": "apiKey", "name": "Authorization", "in": "header",
+              "x-amazon-apigateway-authorizer": {"type": "token", "authorizerResultTtlInSeconds": 300,
+                "authorizerUri": {"Fn::Sub": "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Auth.Arn}/invocations"},
+                "authorizerCredentials": {"Fn::GetAtt": ["Role", "Arn"]}}},
+            "pool": {"type": "apiKey", "name": "Authorization", "in": "header",
+              "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools",
+                "providerARNs": [{"Fn::GetAtt": ["MyUserPool", "Arn"]}]}}}}}"##;
+        let got = import(
+            text,
+            BasePath::Prepend,
+            &["${Auth.Arn}=http://127.0.0.1:9/auth"],
+        );
+        let warned: Vec<String> = got
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.path, w.message))
+            .collect();
+        let has = |s: &str| warned.iter().any(|w| w.contains(s));
+        // The token authorizer keeps its type, cache and header; its role is named, not lost.
+        let tok = got.draft.get("authorizers").unwrap().get("tok").unwrap();
+        assert_eq!(tok.get("type"), Some(&s("token")));
+        assert_eq!(tok.get("uri"), Some(&s("http://127.0.0.1:9/auth")));
+        assert_eq!(
+            tok.get("result_ttl_seconds"),
+            Some(&Node::Number(300.into()))
+        );
+        assert!(has("authorizerCredentials: an IAM role"), "{warned:#?}");
+        assert!(
+            has("providerARNs[0] is a CloudFormation reference (Fn::GetAtt MyUserPool.Arn)"),
+            "{warned:#?}"
+        );
+        assert!(has("$.info.title: a mapping"), "{warned:#?}");
+        assert!(
+            has(r#"the base path "/${env}" holds a placeholder"#),
+            "{warned:#?}"
+        );
+        assert!(has("an AWS service integration (states)"), "{warned:#?}");
+        assert_eq!(
+            routes(&got),
+            ["GET /a"],
+            "no route is prefixed with a placeholder"
+        );
+        assert_eq!(got.base_path, None);
+        validates(&got);
+    }
+
     #[test]
     fn the_base_path_sample_imports_as_aws_imported_it() {
         let text = include_str!("../../tests/data/openapi/swagger-basepath.json");

@@ -16,8 +16,9 @@ use crate::config::uri::IntegrationUri;
 pub struct Mapper {
     /// Longest `from` first, so that a longer ARN wins over its prefix.
     entries: Vec<Entry>,
-    /// How many values became an `unmapped_N` stage variable so far.
-    unmapped: usize,
+    /// The values that became an `unmapped_N` stage variable so far, with their variable:
+    /// one variable per value, however many routes use it.
+    unmapped: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ impl Mapper {
         entries.sort_by_key(|e| std::cmp::Reverse(e.from.len()));
         Mapper {
             entries,
-            unmapped: 0,
+            unmapped: Vec::new(),
         }
     }
 
@@ -96,33 +97,49 @@ impl Mapper {
     }
 
     /// An integration's or a Lambda authorizer's `uri`: rewritten, a Lambda invocation ARN
-    /// around a mapped function unwrapped, a bare `${NAME}` read from stage variable `NAME`;
-    /// anything still not an `http://`, `https://` or `backend://` URI becomes the stage
-    /// variable `unmapped_N`.
+    /// around a mapped function unwrapped, a `${NAME}` placeholder of a URI read from stage
+    /// variable `NAME`; anything still not an `http://`, `https://` or `backend://` URI (an
+    /// ARN above all, whatever placeholders it holds) becomes the stage variable `unmapped_N`.
     pub fn uri(&mut self, original: &str) -> Mapped {
         let rewritten = self.rewrite(original);
-        let rewritten = match lambda_function(&rewritten) {
-            Some(f) if is_local_uri(f) => f.to_string(),
+        let function = lambda_function(&rewritten).map(str::to_string);
+        let rewritten = match &function {
+            Some(f) if is_local_uri(f) => f.clone(),
             _ => rewritten,
         };
-        let (value, variables) = placeholders_to_stage_variables(&rewritten);
-        if IntegrationUri::parse(&value).is_ok() {
-            let note = (!variables.is_empty()).then(|| {
-                let names = variables.join(", ");
-                let first = &variables[0];
-                format!(
-                    "{original:?} reads stage variable(s) {names}: define them on the stage \
-                     (`variables: {{{first}: http://...}}`) or import with --map \
-                     '${{{first}}}=http://...'"
-                )
-            });
-            return Mapped { value, note };
+        // A placeholder can stand for a whole URI or its start (`${uri}/{petId}`); inside an
+        // ARN no stage variable's value can make it a place stagecraft reaches.
+        if is_local_uri(&rewritten) || rewritten.starts_with("${") {
+            let (value, variables) = placeholders_to_stage_variables(&rewritten);
+            if IntegrationUri::parse(&value).is_ok() {
+                let note = (!variables.is_empty()).then(|| {
+                    let names = variables.join(", ");
+                    let first = &variables[0];
+                    format!(
+                        "{original:?} reads stage variable(s) {names}: define them on the stage \
+                         (`variables: {{{first}: http://...}}`) or import with --map \
+                         '${{{first}}}=http://...'"
+                    )
+                });
+                return Mapped { value, note };
+            }
         }
-        self.unmapped += 1;
-        let name = format!("unmapped_{}", self.unmapped);
-        let suggestion = match lambda_function(original) {
-            Some(function) => format!("--map '{function}=backend://NAME:ALIAS'"),
-            None => format!("--map '{original}=http://...'"),
+        let name = match self.unmapped.iter().find(|(v, _)| v == original) {
+            Some((_, name)) => name.clone(),
+            None => {
+                let name = format!("unmapped_{}", self.unmapped.len() + 1);
+                self.unmapped.push((original.to_string(), name.clone()));
+                name
+            }
+        };
+        let suggestion = match (&function, lambda_function(original)) {
+            // Mapped to a backend, but no ARN qualifier followed to become its selector.
+            (Some(f), _) if f.starts_with("backend://") => format!(
+                "--map to {f}:ALIAS instead (a backend needs an alias or version, and the \
+                 function ARN has no qualifier to give one)"
+            ),
+            (_, Some(function)) => format!("--map '{function}=backend://NAME:ALIAS'"),
+            _ => format!("--map '{original}=http://...'"),
         };
         Mapped {
             value: format!("${{stageVariables.{name}}}"),
@@ -136,12 +153,12 @@ impl Mapper {
 
 /// `X` of `arn:PARTITION:apigateway:REGION:lambda:path/2015-03-31/functions/X/invocations`, the
 /// form of every Lambda integration and authorizer URI.
+/// REGION may be a placeholder that holds colons itself (`${AWS::Region}`).
 pub fn lambda_function(uri: &str) -> Option<&str> {
     let rest = uri.strip_prefix("arn:")?;
     let (_partition, rest) = rest.split_once(':')?;
     let rest = rest.strip_prefix("apigateway:")?;
-    let (_region, rest) = rest.split_once(':')?;
-    let rest = rest.strip_prefix("lambda:path/")?;
+    let (_region, rest) = rest.split_once(":lambda:path/")?;
     let (_api_version, rest) = rest.split_once("/functions/")?;
     rest.strip_suffix("/invocations")
 }
@@ -245,6 +262,40 @@ mod tests {
         assert_eq!(got.note, None);
         let got = m.uri("backend://orders:${stageVariables.alias}/x");
         assert_eq!(got.note, None);
+    }
+
+    /// What SAM writes: `Fn::Sub` with the region and the function's ARN as placeholders.
+    #[test]
+    fn a_sam_uri_unwraps_once_its_function_is_mapped() {
+        let sam = "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\
+                   ${LambdaFunction.Arn}/invocations";
+        let mut m = mapper(&["${LambdaFunction.Arn}=http://127.0.0.1:9001/fn"]);
+        assert_eq!(m.uri(sam).value, "http://127.0.0.1:9001/fn");
+
+        // Unmapped, one variable per function however many routes call it.
+        let mut m = mapper(&[]);
+        let first = m.uri(sam);
+        assert_eq!(first.value, "${stageVariables.unmapped_1}");
+        assert!(first
+            .note
+            .unwrap()
+            .contains("--map '${LambdaFunction.Arn}=backend://NAME:ALIAS'"));
+        assert_eq!(m.uri(sam).value, "${stageVariables.unmapped_1}");
+
+        // A placeholder inside an ARN is no stage variable: no value could make it a URI.
+        let tf = "arn:aws:apigateway:${region}:states:action/StartExecution";
+        assert_eq!(m.uri(tf).value, "${stageVariables.unmapped_2}");
+        let arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/\
+                   arn:aws:lambda:us-east-1:1:function:${stageVariables.fn}/invocations";
+        assert_eq!(m.uri(arn).value, "${stageVariables.unmapped_3}");
+
+        // A backend without an alias, and no qualifier to be one: said so.
+        let mut m = mapper(&["arn:aws:lambda:us-east-1:1:function:auth=backend://auth"]);
+        let got = m.uri(
+            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/\
+             arn:aws:lambda:us-east-1:1:function:auth/invocations",
+        );
+        assert!(got.note.unwrap().contains("backend://auth:ALIAS"));
     }
 
     #[test]

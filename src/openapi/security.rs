@@ -10,7 +10,7 @@
 
 use indexmap::IndexMap;
 
-use super::doc::{text as s, JsonPath, Node, Warning};
+use super::doc::{sub_text, text as s, JsonPath, Node, Warning};
 use super::map::Mapper;
 use super::read::{Document, Version};
 
@@ -129,10 +129,10 @@ impl Schemes {
             .and_then(Node::as_str)
             .map(str::trim)
             .filter(|i| !i.is_empty());
+        // Text, or a CloudFormation reference (`Fn::GetAtt`, `Fn::Sub`) to a role.
         if auth
             .get("authorizerCredentials")
-            .and_then(Node::as_str)
-            .is_some_and(|c| !c.is_empty())
+            .is_some_and(|c| !matches!(c, Node::Null) && c.as_str() != Some(""))
         {
             warn(
                 &at_auth.key("authorizerCredentials"),
@@ -153,10 +153,21 @@ impl Schemes {
         let mut a = IndexMap::new();
         match kind.as_str() {
             "token" | "request" => {
-                let Some(uri) = auth.get("authorizerUri").and_then(Node::as_str) else {
-                    return self.closed(name, at, "no authorizerUri", &mut warn);
+                let uri = match auth.get("authorizerUri") {
+                    None => return self.closed(name, at, "no authorizerUri", &mut warn),
+                    Some(u) => match sub_text(u) {
+                        Some(text) => text,
+                        None => {
+                            return self.closed(
+                                name,
+                                &at_auth.key("authorizerUri"),
+                                &format!("authorizerUri is {}, not text or Fn::Sub", u.kind()),
+                                &mut warn,
+                            )
+                        }
+                    },
                 };
-                let mapped = mapper.uri(uri);
+                let mapped = mapper.uri(&uri);
                 if let Some(note) = mapped.note {
                     warn(&at_auth.key("authorizerUri"), note);
                 }
@@ -202,19 +213,31 @@ impl Schemes {
                 }
             }
             "cognito_user_pools" => {
-                let arns: Vec<String> = auth
-                    .items("providerARNs")
-                    .iter()
-                    .filter_map(|a| a.as_str().map(|a| mapper.rewrite(a)))
-                    .collect();
-                if arns.is_empty() || !arns.iter().all(|a| is_user_pool_arn(a)) {
+                let listed = auth.items("providerARNs");
+                let mut arns = Vec::with_capacity(listed.len());
+                let mut problems = Vec::new();
+                for (i, a) in listed.iter().enumerate() {
+                    match sub_text(a).map(|a| mapper.rewrite(&a)) {
+                        Some(arn) if is_user_pool_arn(&arn) => arns.push(arn),
+                        Some(arn) => problems.push(format!(
+                            "providerARNs[{i}] {arn:?} is not a user pool ARN (a deployment \
+                             tool's placeholder?): import with --map '{arn}=arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID'"
+                        )),
+                        None => problems.push(format!(
+                            "providerARNs[{i}] is a CloudFormation reference ({}), which no \
+                             --map can match: set the pool's ARN in the draft's provider_arns",
+                            reference_name(a)
+                        )),
+                    }
+                }
+                if listed.is_empty() {
+                    problems.push("providerARNs lists no user pool".to_string());
+                }
+                if !problems.is_empty() {
                     return self.closed(
                         name,
                         &at_auth.key("providerARNs"),
-                        &format!(
-                            "providerARNs {arns:?} are not user pool ARNs (a deployment tool's \
-                             placeholder?): map them with --map"
-                        ),
+                        &problems.join("; "),
                         &mut warn,
                     );
                 }
@@ -375,6 +398,20 @@ fn token_identity(
 }
 
 /// `arn:PARTITION:cognito-idp:REGION:ACCOUNT:userpool/ID`.
+/// `Fn::GetAtt MyUserPool.Arn`: how a CloudFormation reference reads in a warning.
+fn reference_name(n: &Node) -> String {
+    match n.as_map().and_then(|m| m.iter().next()) {
+        Some((k, v)) => {
+            let args: Vec<String> = match v {
+                Node::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+                other => other.scalar_text().into_iter().collect(),
+            };
+            format!("{k} {}", args.join("."))
+        }
+        None => n.kind().to_string(),
+    }
+}
+
 fn is_user_pool_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     parts.len() == 6

@@ -34,7 +34,10 @@ pub fn write_draft(dir: &Path, api: &str, text: &str, force: bool) -> Result<Pro
     };
     if problems.has_errors() {
         return Err(Error::Invalid {
-            what: format!("{rel} would not validate; nothing was written"),
+            what: format!(
+                "the draft {rel} would not validate (lines are those of the draft it would have \
+                 been); nothing was written"
+            ),
             problems,
         });
     }

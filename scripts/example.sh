@@ -20,7 +20,8 @@ fi
 python3 tests/lambda/authorizer.py 9201 >/dev/null & pids+=($!)
 cat <<'MSG'
 
-stagecraft is serving config/ on http://127.0.0.1:8080 (admin: http://127.0.0.1:9901/readyz). Try:
+stagecraft is serving config/ on http://127.0.0.1:8080. The console: http://127.0.0.1:9901/
+(token for changes: stagecraft-demo-admin-token). Try:
   curl -i http://127.0.0.1:8080/prod/orders/42        # prod: 95% orders-v1, 5% orders-v2
   for i in $(seq 100); do curl -s http://127.0.0.1:8080/prod/orders/1; echo; done | sort | uniq -c
   curl -i http://127.0.0.1:8080/dev/orders/42         # dev: 100% orders-v2

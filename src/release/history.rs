@@ -5,6 +5,7 @@
 use super::deployment;
 use super::stage::StageDoc;
 use super::Error;
+use crate::config::StageFile;
 use serde::Serialize;
 use std::path::Path;
 
@@ -36,9 +37,27 @@ pub struct HistoryRow {
     pub exists: bool,
 }
 
+/// What a history row shows of a deployment: `None` when its file does not exist; for a file
+/// that does not read, no date and no description (validate names the problem).
+pub(super) type Summary = Option<(Option<String>, Option<String>)>;
+
 pub fn history(dir: &Path, stage: &str) -> Result<History, Error> {
     let doc = StageDoc::read(dir, stage)?;
     let m = doc.existing()?;
+    Ok(history_of(stage, m, |id| match deployment::load(dir, id) {
+        Ok(Some(d)) => Some((d.model.created, d.model.description)),
+        Ok(None) => None,
+        Err(_) => Some((None, None)),
+    }))
+}
+
+/// [`history`] of a stage already read, each deployment's date and description through
+/// `summary`.
+pub(super) fn history_of(
+    stage: &str,
+    m: &StageFile,
+    mut summary: impl FnMut(&str) -> Summary,
+) -> History {
     let current = &m.deployment.value;
     let mut rows: Vec<HistoryRow> = m
         .history
@@ -64,18 +83,14 @@ pub fn history(dir: &Path, stage: &str) -> Result<History, Error> {
         }),
     }
     for row in &mut rows {
-        match deployment::load(dir, &row.deployment) {
-            Ok(Some(d)) => {
-                row.exists = true;
-                row.created = d.model.created;
-                row.description = d.model.description;
-            }
-            Ok(None) => {}
-            // Unreadable (validate names the problem): it still has its place in the history.
-            Err(_) => row.exists = true,
+        // Unreadable (validate names the problem): it still has its place in the history.
+        if let Some((created, description)) = summary(&row.deployment) {
+            row.exists = true;
+            row.created = created;
+            row.description = description;
         }
     }
-    Ok(History {
+    History {
         stage: stage.to_string(),
         api: m.api.value.clone(),
         deployment: current.clone(),
@@ -84,5 +99,5 @@ pub fn history(dir: &Path, stage: &str) -> Result<History, Error> {
             percent: c.percent.as_ref().map(|p| p.value).unwrap_or(0.0),
         }),
         entries: rows,
-    })
+    }
 }

@@ -1,15 +1,22 @@
 //! Part of `release`, beside the data flow: read-only views of the directory for the admin API:
 //! every stage with its deployment, canary, variables and history, and every deployment with
 //! its routes. They read the files the lifecycle commands write, so the console shows what the
-//! next reload serves, and a stage whose file does not load still shows with its problem.
+//! next reload serves.
+//!
+//! A deployment file never changes once written (its hash seals it), so its view is kept, keyed
+//! by path, size and modification time: a console polling every second parses each deployment
+//! once, not once per stage and history entry per poll. The cache is the admin side's alone; the
+//! request path never sees it.
 
-use super::history::{history, HistoryRow};
+use super::history::{history_of, HistoryRow};
 use super::stage::StageDoc;
 use super::{check_name, deployment, Error};
 use crate::config::{DEPLOYMENTS_DIR, STAGES_DIR};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::SystemTime;
 
 #[derive(Debug, Serialize)]
 pub struct StageView {
@@ -32,7 +39,7 @@ pub struct CanaryView {
     pub sticky: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Clone)]
 pub struct DeploymentView {
     pub id: String,
     pub api: String,
@@ -42,7 +49,7 @@ pub struct DeploymentView {
     pub routes: Vec<RouteView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Clone)]
 pub struct RouteView {
     pub route: String,
     /// `http_proxy`, `mock`...
@@ -95,7 +102,12 @@ pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
             variables: vars(&c.variables),
             sticky: c.sticky.as_ref().map(|s| s.text().to_string()),
         }),
-        history: history(dir, name)?.entries,
+        history: history_of(name, m, |id| match deployment_cached(dir, id) {
+            Ok(d) => Some((d.created.clone(), d.description.clone())),
+            Err(Error::Refused(_)) => None,
+            Err(_) => Some((None, None)),
+        })
+        .entries,
     })
 }
 
@@ -106,8 +118,39 @@ pub fn stages(dir: &Path) -> Result<Vec<StageView>, Error> {
         .collect()
 }
 
-pub fn deployment(dir: &Path, id: &str) -> Result<DeploymentView, Error> {
+type CacheKey = (PathBuf, u64, Option<SystemTime>);
+
+static DEPLOYMENTS: LazyLock<Mutex<HashMap<CacheKey, Arc<DeploymentView>>>> =
+    LazyLock::new(Mutex::default);
+
+/// [`deployment`], from the cache while the file is the one it was read from.
+fn deployment_cached(dir: &Path, id: &str) -> Result<Arc<DeploymentView>, Error> {
     check_name("deployment", id)?;
+    let (_, path) = super::files::config_file(dir, DEPLOYMENTS_DIR, id);
+    let key = std::fs::metadata(&path)
+        .ok()
+        .map(|m| (path.clone(), m.len(), m.modified().ok()));
+    if let Some(k) = &key {
+        let cache = DEPLOYMENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(v) = cache.get(k) {
+            return Ok(v.clone());
+        }
+    }
+    let view = Arc::new(read_deployment(dir, id)?);
+    if let Some(k) = key {
+        let mut cache = DEPLOYMENTS.lock().unwrap_or_else(PoisonError::into_inner);
+        // Files of deleted or replaced deployments would otherwise stay forever.
+        cache.retain(|(p, _, _), _| p != &k.0);
+        cache.insert(k, view.clone());
+    }
+    Ok(view)
+}
+
+pub fn deployment(dir: &Path, id: &str) -> Result<DeploymentView, Error> {
+    deployment_cached(dir, id).map(|d| (*d).clone())
+}
+
+fn read_deployment(dir: &Path, id: &str) -> Result<DeploymentView, Error> {
     let d = deployment::load(dir, id)?.ok_or_else(|| {
         Error::refused(format!(
             "deployment {id:?} does not exist (no {DEPLOYMENTS_DIR}/{id}.yaml)"

@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod backend;
+pub mod browser;
 mod cli;
 mod client;
 mod config;

@@ -104,3 +104,18 @@ pub async fn fixture(uri: &str) -> Fixture {
     let gw = Gateway::start(&dir).await;
     Fixture { v1, v2, dir, gw }
 }
+
+/// Lets `token` write through the admin API (its SHA-256 in `admin-tokens`, named by
+/// `admin_auth`); call before `Gateway::start`.
+pub fn allow_admin_writes(dir: &ConfigDir, token: &str) {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    dir.write("admin-tokens", &format!("# the tests' operator\n{hash}\n"));
+    dir.set_gateway_key(
+        "admin_auth",
+        serde_json::json!({ "tokens_file": "admin-tokens" }),
+    );
+}

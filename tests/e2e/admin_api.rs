@@ -26,11 +26,7 @@ fn sha256_hex(s: &str) -> String {
 
 /// Allows writes with [`TOKEN`]; call before `Gateway::start`.
 fn allow_writes(dir: &ConfigDir) {
-    dir.write(
-        "admin-tokens",
-        &format!("# the tests' operator\n{}\n", sha256_hex(TOKEN)),
-    );
-    dir.set_gateway_key("admin_auth", json!({ "tokens_file": "admin-tokens" }));
+    common::release::allow_admin_writes(dir, TOKEN);
 }
 
 struct Answer {

@@ -13,6 +13,7 @@ mod common;
 mod admin_api;
 mod authorizers;
 mod conformance;
+mod console;
 mod framing;
 mod hardening;
 mod lambda;

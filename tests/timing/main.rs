@@ -15,6 +15,7 @@ use std::time::Duration;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod console;
 mod hardening;
 mod observability;
 mod release;

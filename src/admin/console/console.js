@@ -296,6 +296,8 @@ async function route() {
     else if (page === "gateway") await gatewayPage(id);
     else await overview(id);
     document.getElementById("banner").hidden = true;
+    // When this document first showed its data, in ms from navigation start (the tests read it).
+    if (id === renderId && window.stagecraftDrawn === undefined) window.stagecraftDrawn = performance.now();
   } catch (e) {
     const b = document.getElementById("banner");
     b.hidden = false;

@@ -1,0 +1,271 @@
+//! The web console in a real browser: headless Chromium (Debian's `chromium`, driven through
+//! `chromedriver` over WebDriver) against a running gateway. A release as an operator runs it
+//! from the page: open the overview, start a canary at 30% and watch the split in the traffic
+//! view while a load loop runs, ramp it with the slider, promote, roll back; after each step
+//! plain HTTP requests check that the gateway serves what the page says. Every wait is for a
+//! condition on the page or on the gateway, never a sleep.
+//!
+//! `STAGECRAFT_SCREENSHOTS=DIR` saves a screenshot of each page there (the README's come from
+//! this test).
+
+use crate::common;
+
+use common::browser::{
+    browser, click, driver, load_loop, release_fixture, screenshot, shown_share, text, until_text,
+    TOKEN, WAIT,
+};
+use common::eventually;
+use common::release::count;
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[tokio::test]
+async fn a_release_runs_from_the_console() {
+    let (_v1, _v2, dir, gw) = release_fixture().await;
+    let cfg = dir.path().display().to_string();
+    let admin = format!("http://{}", gw.admin());
+    let d = driver().await;
+    let c = browser(&d, 1280, 800).await;
+
+    // The overview: each stage with its deployment and variables.
+    c.goto(&format!("{admin}/")).await.unwrap();
+    until_text(&c, "tr[data-stage=prod] td:nth-child(3)", "shop-1").await;
+    until_text(&c, "tr[data-stage=staging] td:nth-child(3)", "shop-2").await;
+    assert_eq!(
+        text(&c, "tr[data-stage=prod] td:nth-child(5)")
+            .await
+            .unwrap(),
+        "tier=gold"
+    );
+    screenshot(&c, "overview").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = load_loop(gw.addr(), stop.clone());
+
+    // A stage's page; a canary of shop-2 at 30%, which asks for the token first.
+    click(&c, "a[href='#/stage/prod']").await;
+    until_text(&c, "#stage-deployment", "shop-1").await;
+    let select = c.find(Locator::Css("#canary-deployment")).await.unwrap();
+    select.select_by_value("shop-2").await.unwrap();
+    let percent = c.find(Locator::Css("#canary-new-percent")).await.unwrap();
+    percent.clear().await.unwrap();
+    percent.send_keys("30").await.unwrap();
+    click(&c, "#canary-start").await;
+    let token = c.find(Locator::Css("#token-input")).await.unwrap();
+    token.send_keys(TOKEN).await.unwrap();
+    click(&c, "#token-save").await;
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft canary --config {cfg} --stage prod --deployment shop-2 --percent 30"),
+    )
+    .await;
+    until_text(&c, "#stage-canary-percent", "30").await;
+
+    // The split moves in the traffic view as requests arrive; the gateway agrees.
+    eventually("the page shows about 30% for the canary", WAIT, || async {
+        shown_share(&c)
+            .await
+            .is_some_and(|s| (0.15..=0.45).contains(&s))
+    })
+    .await;
+    let seen = count(gw.addr(), "/prod/who", 200, &[]).await;
+    let v2 = *seen.get("v2").unwrap_or(&0);
+    assert!(
+        (20..=110).contains(&v2),
+        "about 30% of 200 to the canary: {seen:?}"
+    );
+    screenshot(&c, "stage-canary").await;
+
+    // Ramp with the slider to 80%.
+    c.execute(
+        "const s = document.getElementById('canary-percent'); s.value = arguments[0]; \
+         s.dispatchEvent(new Event('input')); document.getElementById('canary-apply').click();",
+        vec![json!(80)],
+    )
+    .await
+    .unwrap();
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft canary --config {cfg} --stage prod --percent 80"),
+    )
+    .await;
+    until_text(&c, "#stage-canary-percent", "80").await;
+    eventually(
+        "the page shows the canary taking most requests",
+        WAIT,
+        || async { shown_share(&c).await.is_some_and(|s| s > 0.6) },
+    )
+    .await;
+
+    // Promote: prod serves shop-2 alone, for the page and for plain HTTP.
+    click(&c, "#promote").await;
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft promote --config {cfg} --stage prod"),
+    )
+    .await;
+    until_text(&c, "#stage-deployment", "shop-2").await;
+    assert!(
+        c.find(Locator::Css("#stage-canary")).await.is_err(),
+        "no canary after promote"
+    );
+    eventually("the gateway serves shop-2 on prod", WAIT, || async {
+        count(gw.addr(), "/prod/who", 10, &[]).await.get("v2") == Some(&10)
+    })
+    .await;
+
+    // Roll back to shop-1 from the history, with what changed between entries shown.
+    until_text(
+        &c,
+        "#history tr[data-deployment=shop-2] pre.diff",
+        "~ GET /who: uri: backend://svc:live/who → backend://svc:next/who",
+    )
+    .await;
+    c.execute(
+        "document.getElementById('history').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "stage-history").await;
+    click(&c, "#history tr[data-deployment=shop-1] [data-rollback]").await;
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft rollback --config {cfg} --stage prod --to shop-1"),
+    )
+    .await;
+    until_text(&c, "#stage-deployment", "shop-1").await;
+    eventually("the gateway serves shop-1 on prod again", WAIT, || async {
+        count(gw.addr(), "/prod/who", 10, &[]).await.get("v1") == Some(&10)
+    })
+    .await;
+
+    // Variables from the page.
+    let name = c.find(Locator::Css("#var-name")).await.unwrap();
+    name.send_keys("region").await.unwrap();
+    let value = c.find(Locator::Css("#var-value")).await.unwrap();
+    value.send_keys("eu").await.unwrap();
+    click(&c, "#var-set").await;
+    until_text(
+        &c,
+        "#variables tr[data-variable=region] td:nth-child(2)",
+        "eu",
+    )
+    .await;
+    assert!(common::release::read(&dir, "stages/prod.yaml").contains("region: eu"));
+
+    stop.store(true, Ordering::Relaxed);
+    assert!(load.await.unwrap() > 0);
+
+    // A deployment's routes, and the gateway page.
+    c.goto(&format!("{admin}/#/deployment/shop-2"))
+        .await
+        .unwrap();
+    until_text(
+        &c,
+        "#routes tbody tr td:nth-child(3)",
+        "backend://svc:next/who",
+    )
+    .await;
+    screenshot(&c, "deployment").await;
+    c.goto(&format!("{admin}/#/gateway")).await.unwrap();
+    let status: Value = gw.admin_get("/api/status").await.unwrap().json();
+    eventually("the gateway page shows the generation", WAIT, || async {
+        let g = text(&c, "#generation")
+            .await
+            .and_then(|t| t.parse::<u64>().ok());
+        g.is_some_and(|g| g >= status["generation"].as_u64().unwrap_or(u64::MAX))
+    })
+    .await;
+    assert_eq!(text(&c, "#last-error").await.unwrap(), "none");
+    screenshot(&c, "gateway").await;
+    c.close().await.unwrap();
+}
+
+/// A write the gateway would reject, from the page: the reason is shown, nothing changes.
+#[tokio::test]
+async fn the_console_shows_a_refused_write_and_asks_again_for_a_wrong_token() {
+    let (_v1, _v2, _dir, gw) = release_fixture().await;
+    let admin = format!("http://{}", gw.admin());
+    let d = driver().await;
+    let c = browser(&d, 1280, 800).await;
+    c.goto(&format!("{admin}/#/stage/prod")).await.unwrap();
+    until_text(&c, "#stage-deployment", "shop-1").await;
+    let name = c.find(Locator::Css("#var-name")).await.unwrap();
+    name.send_keys("bad name").await.unwrap();
+    click(&c, "#var-set").await;
+    // A wrong token first: refused with 401, the dialog asks again.
+    let token = c.find(Locator::Css("#token-input")).await.unwrap();
+    token.send_keys("not-the-token").await.unwrap();
+    click(&c, "#token-save").await;
+    eventually("the token dialog asks again", WAIT, || async {
+        c.execute(
+            "return document.getElementById('token-dialog').open",
+            vec![],
+        )
+        .await
+        .is_ok_and(|v| v == json!(true))
+    })
+    .await;
+    let token = c.find(Locator::Css("#token-input")).await.unwrap();
+    token.send_keys(TOKEN).await.unwrap();
+    click(&c, "#token-save").await;
+    eventually(
+        "the refusal is shown with the CLI's reason",
+        WAIT,
+        || async {
+            text(&c, "#last-action-result").await.is_some_and(|t| {
+                t.contains("refused (409)") && t.contains("invalid variable name \"bad name\"")
+            })
+        },
+    )
+    .await;
+    let stage: Value = gw.admin_get("/api/stages/prod").await.unwrap().json();
+    assert_eq!(stage["variables"], json!({ "tier": "gold" }));
+    c.close().await.unwrap();
+}
+
+/// At a phone's width every page fits: nothing is wider than the screen but the tables,
+/// which scroll inside their own box.
+#[tokio::test]
+async fn the_console_fits_a_phone_screen() {
+    let (_v1, _v2, _dir, gw) = release_fixture().await;
+    let admin = format!("http://{}", gw.admin());
+    let d = driver().await;
+    let c = browser(&d, 390, 844).await;
+    for (page, ready) in [
+        ("#/", "tr[data-stage=prod]"),
+        ("#/stage/prod", "#stage-deployment"),
+        ("#/deployment/shop-1", "#routes"),
+        ("#/deployments", "#deployments"),
+        ("#/gateway", "#generation"),
+    ] {
+        c.goto(&format!("{admin}/{page}")).await.unwrap();
+        eventually(&format!("{page} is drawn"), WAIT, || async {
+            c.find(Locator::Css(ready)).await.is_ok()
+        })
+        .await;
+        let widths = c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{page}: {scroll} px wide on a {inner} px screen"
+        );
+        if page == "#/stage/prod" {
+            screenshot(&c, "phone-stage").await;
+        }
+    }
+    c.close().await.unwrap();
+}

@@ -70,6 +70,8 @@ struct Write {
 
 impl Api {
     pub fn new(dir: PathBuf, store: Arc<Store>, traffic: Traffic) -> Api {
+        // The CLI commands the answers show must work from any working directory.
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         Api {
             dir,
             store,
@@ -78,7 +80,14 @@ impl Api {
     }
 
     pub async fn answer(&self, call: Call) -> Answer {
-        let segments: Vec<&str> = call.path.split('/').filter(|s| !s.is_empty()).collect();
+        // `stages/bad%20name` names the stage `bad name` (which the lifecycle then refuses).
+        let decoded: Vec<String> = call
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(crate::proxy::integration::mapping::percent_decode)
+            .collect();
+        let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
         let m = &call.method;
         let read = |f: Read| {
             let dir = self.dir.clone();
@@ -165,9 +174,11 @@ impl Api {
                 "api": &*s.api,
                 "base_path": &*s.base_path,
                 "deployment": &*s.primary.deployment_id,
+                "variables": &*s.primary.variables,
                 "canary": s.canary.as_ref().map(|c| json!({
                     "deployment": &*c.deployed.deployment_id,
                     "percent": c.percent,
+                    "variables": &*c.deployed.variables,
                 })),
             })).collect::<Vec<_>>(),
         })
@@ -189,22 +200,43 @@ impl Api {
             ("POST", ["stages", stage, "deploy"]) => {
                 let b: DeployBody = parse(body)?;
                 let stage = stage.to_string();
-                let mut cli = base("deploy");
-                cli.extend([
-                    "--api".into(),
-                    b.api.clone(),
-                    "--stage".into(),
-                    stage.clone(),
-                ]);
-                if let Some(d) = &b.description {
-                    cli.extend(["--description".into(), d.clone()]);
-                }
+                let cli_for = {
+                    let base = base("deploy");
+                    let stage = stage.clone();
+                    let description = b.description.clone();
+                    move |api: &str| {
+                        let mut cli = base.clone();
+                        if !api.is_empty() {
+                            cli.extend(["--api".into(), api.to_string()]);
+                        }
+                        cli.extend(["--stage".into(), stage.clone()]);
+                        if let Some(d) = &description {
+                            cli.extend(["--description".into(), d.clone()]);
+                        }
+                        cli
+                    }
+                };
+                let cli = cli_for(&b.api);
                 Write {
                     command: "deploy",
                     cli,
                     run: Box::new(move |dir| {
-                        let out = release::deploy(dir, &b.api, &stage, b.description.as_deref())?;
-                        Ok(with_warnings(json!(out), &out.warnings))
+                        // An existing stage deploys its own API's draft by default.
+                        let api = if b.api.is_empty() {
+                            release::view::stage(dir, &stage)
+                                .map(|s| s.api)
+                                .map_err(|_| {
+                                    release::Error::Refused(format!(
+                                        "stage {stage:?} does not exist yet: name the api to deploy to it"
+                                    ))
+                                })?
+                        } else {
+                            b.api
+                        };
+                        let out = release::deploy(dir, &api, &stage, b.description.as_deref())?;
+                        let mut v = with_warnings(json!(out), &out.warnings);
+                        v["cli"] = json!(shell_words(&cli_for(&api)));
+                        Ok(v)
                     }),
                 }
             }
@@ -338,7 +370,7 @@ impl Api {
             Ok(Err(denied)) => Answer::error(denied.status(), denied.message()),
             Ok(Ok(Ok(mut body))) => {
                 if let Value::Object(o) = &mut body {
-                    o.insert("cli".into(), Value::String(cli));
+                    o.entry("cli").or_insert(Value::String(cli));
                 }
                 Answer::ok(body)
             }
@@ -367,12 +399,16 @@ fn failure(command: Option<&str>, e: &release::Error, read: bool) -> Answer {
     if let Some(c) = command {
         body["command"] = json!(c);
     }
-    if let release::Error::Invalid { problems, .. } = e {
-        body["problems"] = json!(problems
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>());
+    // The CLI prints the problems under its message; here they are a list of their own, and
+    // the warnings that came with them apart from the errors that refused the write.
+    if let release::Error::Invalid { what, problems } = e {
+        let text = |p: Vec<&crate::config::Problem>| {
+            p.into_iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        let (errors, warnings): (Vec<_>, Vec<_>) = problems.0.iter().partition(|p| p.is_error());
+        body["message"] = json!(what);
+        body["problems"] = json!(text(errors));
+        body["warnings"] = json!(text(warnings));
     }
     Answer { status, body }
 }

@@ -185,6 +185,12 @@ pub fn set_canary(dir: &Path, stage: &str, req: &CanaryRequest) -> Result<Canary
         .clone()
         .or_else(|| current.and_then(|c| c.sticky.as_ref().map(|s| s.text().to_string())));
     load_for(dir, &deployment, &m.api.value, stage)?;
+    // The same deployment is a canary only of other variables (AWS's stage variable overrides).
+    if deployment == m.deployment.value && variables.is_empty() {
+        return Err(Error::refused(format!(
+            "stage {stage:?} already serves {deployment:?}: a canary of it without --var overrides would split nothing"
+        )));
+    }
 
     let mut block = vec![
         ("deployment".to_string(), Yaml::str(&deployment)),

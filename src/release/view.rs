@@ -18,9 +18,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::SystemTime;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 pub struct StageView {
     pub name: String,
+    /// Why the stage's file cannot be read (the other fields are then empty): one broken
+    /// stage must not hide the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub api: String,
     pub deployment: String,
     pub base_path: String,
@@ -31,7 +35,7 @@ pub struct StageView {
     pub history: Vec<HistoryRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 pub struct CanaryView {
     pub deployment: String,
     pub percent: f64,
@@ -88,6 +92,7 @@ pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
     };
     Ok(StageView {
         name: name.to_string(),
+        error: None,
         api: m.api.value.clone(),
         deployment: m.deployment.value.clone(),
         base_path: m
@@ -111,11 +116,18 @@ pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
     })
 }
 
+/// Every stage; one whose file does not read is listed with its `error`.
 pub fn stages(dir: &Path) -> Result<Vec<StageView>, Error> {
-    names(dir, STAGES_DIR)?
+    Ok(names(dir, STAGES_DIR)?
         .iter()
-        .map(|n| stage(dir, n))
-        .collect()
+        .map(|n| {
+            stage(dir, n).unwrap_or_else(|e| StageView {
+                name: n.clone(),
+                error: Some(e.to_string()),
+                ..StageView::default()
+            })
+        })
+        .collect())
 }
 
 type CacheKey = (PathBuf, u64, Option<SystemTime>);

@@ -302,6 +302,38 @@ async fn every_endpoint_reads_and_writes_as_the_cli_does() {
     let diff = get(admin, "/api/stages/prod/diff").await;
     assert_eq!(diff["added"], json!(["GET /new"]), "{diff}");
 
+    // Deploy without naming the API: the stage's own; a canary of the deployment the stage
+    // already serves, without variables of its own, is refused.
+    let out = write(
+        admin,
+        Method::POST,
+        "/api/stages/staging/deploy",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        out["cli"],
+        format!("stagecraft deploy --config {cfg} --api shop --stage staging")
+    );
+    let staging = out["id"].as_str().unwrap().to_string();
+    let a = call(
+        admin,
+        Method::PUT,
+        "/api/stages/staging/canary",
+        Some(TOKEN),
+        json!({ "deployment": staging, "percent": 10 }),
+    )
+    .await;
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert!(
+        a.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("would split nothing"),
+        "{}",
+        a.text
+    );
+
     // Variables removed; unknown endpoints and methods.
     let out = write(
         admin,
@@ -335,6 +367,28 @@ async fn every_endpoint_reads_and_writes_as_the_cli_does() {
             .status,
         404
     );
+
+    // A stage file that does not read is listed with its problem; the others still are.
+    dir.write(
+        "stages/broken.yaml",
+        "api: shop\ndeployment: shop-1\nnope: 1\n",
+    );
+    let stages = get(admin, "/api/stages").await;
+    let broken = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "broken")
+        .unwrap();
+    assert!(
+        broken["error"].as_str().unwrap().contains("nope"),
+        "{broken}"
+    );
+    assert!(stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "prod" && s["deployment"] == first.as_str()));
 }
 
 #[tokio::test]

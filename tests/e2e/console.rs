@@ -41,6 +41,10 @@ async fn a_release_runs_from_the_console() {
     );
     screenshot(&c, "overview").await;
 
+    // The operator says yes to every confirmation the page asks for.
+    c.execute("window.confirm = () => true", vec![])
+        .await
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let load = load_loop(gw.addr(), stop.clone());
 
@@ -228,6 +232,80 @@ async fn the_console_shows_a_refused_write_and_asks_again_for_a_wrong_token() {
     .await;
     let stage: Value = gw.admin_get("/api/stages/prod").await.unwrap().json();
     assert_eq!(stage["variables"], json!({ "tier": "gold" }));
+
+    // The page keeps redrawing while the operator holds a value on the slider they have not
+    // applied: a change made meanwhile from the CLI shows, and their value stays.
+    common::release::ok(
+        &_dir,
+        &[
+            "canary",
+            "--stage",
+            "prod",
+            "--deployment",
+            "shop-2",
+            "--percent",
+            "20",
+        ],
+    );
+    until_text(&c, "#stage-canary-percent", "20").await;
+    c.execute(
+        "const s = document.getElementById('canary-percent'); s.focus(); s.value = 55; \
+         s.dispatchEvent(new Event('input'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    common::release::ok(&_dir, &["canary", "--stage", "prod", "--percent", "40"]);
+    until_text(&c, "#stage-canary-percent", "40").await;
+    let held = c
+        .execute(
+            "return document.getElementById('canary-percent').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        json!("55"),
+        "the operator's unapplied value survives the redraw"
+    );
+
+    // A stage file the gateway rejects: the overview lists it with its problem beside the
+    // others, and a stage edited by hand meanwhile says what is still served.
+    _dir.write(
+        "stages/broken.yaml",
+        "api: shop\ndeployment: shop-1\nnope: 1\n",
+    );
+    eventually("the reload fails", WAIT, || async {
+        let s: Value = gw.admin_get("/api/status").await.unwrap().json();
+        !s["last_error"].is_null()
+    })
+    .await;
+    let prod =
+        common::release::read(&_dir, "stages/prod.yaml").replace("tier: gold", "tier: silver");
+    _dir.write("stages/prod.yaml", &prod);
+    eventually(
+        "the page says what the gateway still serves",
+        WAIT,
+        || async {
+            text(&c, "#not-served")
+                .await
+                .is_some_and(|t| t.contains("variables tier=gold") && t.contains("does not load"))
+        },
+    )
+    .await;
+    c.goto(&format!("{admin}/#/")).await.unwrap();
+    until_text(&c, "tr[data-stage=prod] td:nth-child(3)", "shop-1").await;
+    eventually(
+        "the broken stage is listed with its problem",
+        WAIT,
+        || async {
+            text(&c, "tr[data-stage=broken] pre.error")
+                .await
+                .is_some_and(|t| t.contains("nope"))
+        },
+    )
+    .await;
     c.close().await.unwrap();
 }
 

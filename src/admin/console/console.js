@@ -1,12 +1,18 @@
 // The stagecraft console: a page over the admin JSON API (/api/), with fetch and nothing else.
-// Routes are the URL's hash (#/, #/stage/NAME, #/deployment/ID, #/deployments, #/gateway).
-// Live parts poll: traffic every second, the rest every two; a write asks for the token first.
+// Routes are the URL's hash (#/, #/stage/NAME, #/deployment/ID, #/deployments, #/keys,
+// #/gateway). Pages redraw every second from the API; what the operator is typing, a slider
+// being moved and a text selection survive the redraw. A write asks for the token first, asks
+// for confirmation where it changes what is served beyond the obvious, and shows its outcome
+// with the CLI command that does the same.
 "use strict";
 
 const view = document.getElementById("view");
 const TOKEN_KEY = "stagecraft-admin-token";
 let timer = null;
 let renderId = 0;
+// Values the operator changed and has not applied yet, by input id (the canary slider).
+const pending = {};
+let pointerDown = false;
 
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({
@@ -22,10 +28,24 @@ function rps(x) {
   return (Math.round(x * 10) / 10).toFixed(1);
 }
 
+// 2026-11-24T12:00:00Z -> 2026-11-24 12:00:00Z, kept on one line.
+function when(t) {
+  return t ? `<span class="when">${esc(String(t).replace("T", " "))}</span>` : "";
+}
+
+function vars(v) {
+  const e = Object.entries(v || {});
+  return e.length ? e.map(([k, x]) => `<code>${esc(k)}=${esc(x)}</code>`).join(" ") : `<span class="muted">none</span>`;
+}
+
 async function get(path) {
   const r = await fetch("/api/" + path, { cache: "no-store" });
   const body = await r.json();
-  if (!r.ok) throw new Error(body.message || r.statusText);
+  if (!r.ok) {
+    const e = new Error(body.message || r.statusText);
+    e.status = r.status;
+    throw e;
+  }
   return body;
 }
 
@@ -44,22 +64,37 @@ function askToken() {
     input.value = "";
     d.addEventListener("close", function done() {
       d.removeEventListener("close", done);
-      if (d.returnValue === "save" && input.value) {
-        sessionStorage.setItem(TOKEN_KEY, input.value);
-      }
+      if (d.returnValue === "save" && input.value) sessionStorage.setItem(TOKEN_KEY, input.value);
+      if (d.returnValue === "forget") sessionStorage.removeItem(TOKEN_KEY);
       showToken();
-      resolve(token());
+      resolve(d.returnValue === "save" ? token() : null);
     });
     d.showModal();
     input.focus();
   });
 }
 
-// A write: asks for the token when there is none (and again on 401), shows the outcome and
+function lastAction(ok, text, cli, details) {
+  const box = document.getElementById("last-action");
+  box.hidden = false;
+  box.dataset.status = ok ? "ok" : "error";
+  document.getElementById("last-action-result").textContent = text;
+  document.getElementById("last-action-cli").textContent = cli || "";
+  document.getElementById("last-action-cli-line").hidden = !cli;
+  const more = document.getElementById("last-action-details");
+  more.hidden = !details.length;
+  more.querySelector("summary").textContent = details.length + " more line" + (details.length === 1 ? "" : "s");
+  more.querySelector("pre").textContent = details.join("\n");
+}
+
+// A write: asks for the token when there is none (and once more on 401), shows the outcome and
 // the CLI command that does the same, then redraws the page.
 async function write(method, path, body, what) {
   let t = token() || (await askToken());
-  if (!t) return null;
+  if (!t) {
+    lastAction(false, what + ": not sent, a write needs a token", "", []);
+    return null;
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     const r = await fetch("/api/" + path, {
       method,
@@ -67,21 +102,21 @@ async function write(method, path, body, what) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const answer = await r.json();
-    if (r.status === 401 && attempt === 0) {
+    if (r.status === 401) {
       sessionStorage.removeItem(TOKEN_KEY);
-      t = await askToken();
-      if (!t) return null;
-      continue;
+      showToken();
+      if (attempt === 0) {
+        t = await askToken();
+        if (t) continue;
+      }
     }
-    const box = document.getElementById("last-action");
-    box.hidden = false;
-    box.dataset.status = r.ok ? "ok" : "error";
-    const problems = (answer.problems || []).map((p) => "\n" + p).join("");
-    document.getElementById("last-action-result").textContent =
-      (r.ok ? what + ": done" : what + " refused (" + r.status + "): " + answer.message) +
-      (answer.warnings && answer.warnings.length ? " (warnings: " + answer.warnings.join("; ") + ")" : "") +
-      problems;
-    document.getElementById("last-action-cli").textContent = answer.cli || "";
+    const details = [...(answer.problems || []), ...(answer.warnings || [])];
+    lastAction(
+      r.ok,
+      r.ok ? what + ": done" : what + ": refused (" + r.status + "): " + answer.message,
+      answer.cli,
+      details,
+    );
     route();
     return r.ok ? answer : null;
   }
@@ -94,31 +129,67 @@ function splitBar(sides, canaryPercent) {
   const total = (sides.base ? sides.base.requests_per_second : 0) +
     (sides.canary ? sides.canary.requests_per_second : 0);
   if (total === 0) {
-    return `<div class="split idle" data-testid="split">no traffic in the last seconds` +
+    return `<div class="split idle" data-testid="split">no traffic in the last 10 s` +
       (canaryPercent !== undefined ? ` (canary set to ${esc(canaryPercent)}%)` : "") + `</div>`;
   }
+  // A label that would not fit its part is left to the part's tooltip.
+  const label = (name, share, id) => share >= 0.15
+    ? `${name} <b id="${id}">${pct(share)}</b>` : `<b id="${id}" class="narrow">${pct(share)}</b>`;
   return `<div class="split" data-testid="split" data-canary-share="${canary.toFixed(4)}">
-      <span class="base" style="width:${base * 100}%">base <b id="split-base">${pct(base)}</b></span>
-      <span class="canary" style="width:${canary * 100}%">canary <b id="split-canary">${pct(canary)}</b></span>
+      <span class="base" style="width:${base * 100}%" title="base ${pct(base)}">${label("base", base, "split-base")}</span>
+      <span class="canary" style="width:${canary * 100}%" title="canary ${pct(canary)}">${label("canary", canary, "split-canary")}</span>
     </div>`;
 }
 
 function versionsList(t) {
   if (!t || !Object.keys(t.versions).length) return `<span class="muted">no traffic</span>`;
   return Object.entries(t.versions)
-    .map(([v, r]) => `<span class="pill" data-version="${esc(v)}">${esc(v)} ${rps(r.requests_per_second)}/s</span>`)
+    .map(([v, r]) => `<span class="pill" data-version="${esc(v)}">${v ? esc(v) : "no version"} ${rps(r.requests_per_second)}/s</span>`)
     .join(" ");
+}
+
+// Replaces the page, keeping what the operator is in the middle of: typed values, focus, the
+// slider they moved, the scroll position.
+function draw(html) {
+  const kept = {};
+  for (const e of view.querySelectorAll("[data-keep]")) kept[e.id] = e.value;
+  const active = document.activeElement && view.contains(document.activeElement) ? document.activeElement : null;
+  const focused = active ? active.id : null;
+  let caret = null;
+  try {
+    if (active && active.selectionStart !== null) caret = [active.selectionStart, active.selectionEnd];
+  } catch (_) { /* inputs without a caret (range, number) */ }
+  view.innerHTML = html;
+  for (const [id, value] of Object.entries(kept)) {
+    const e = document.getElementById(id);
+    if (e && e.hasAttribute("data-keep")) e.value = value;
+  }
+  for (const [id, value] of Object.entries(pending)) {
+    const e = document.getElementById(id);
+    if (e) e.value = value;
+  }
+  if (focused) {
+    const e = document.getElementById(focused);
+    if (e) {
+      e.focus();
+      if (caret) try { e.setSelectionRange(caret[0], caret[1]); } catch (_) { /* no caret */ }
+    }
+  }
 }
 
 async function overview(id) {
   const [stages, traffic] = await Promise.all([get("stages"), get("traffic?window=10")]);
   if (id !== renderId) return;
   const byStage = Object.fromEntries(traffic.stages.map((s) => [s.stage, s]));
-  view.innerHTML = `<h1>Stages</h1>
+  draw(`<h1>Stages</h1>
     <div class="table-wrap"><table id="stages"><thead><tr>
       <th>Stage</th><th>API</th><th>Deployment</th><th>Canary</th><th>Variables</th>
       <th>Requests/s by version</th><th>Errors</th></tr></thead><tbody>
     ${stages.map((s) => {
+      if (s.error) {
+        return `<tr data-stage="${esc(s.name)}" class="broken"><td>${esc(s.name)}</td>
+          <td colspan="6"><pre class="error">${esc(s.error)}</pre></td></tr>`;
+      }
       const t = byStage[s.name];
       return `<tr data-stage="${esc(s.name)}">
         <td><a href="#/stage/${esc(s.name)}">${esc(s.name)}</a><div class="muted">${esc(s.base_path)}</div></td>
@@ -130,17 +201,18 @@ async function overview(id) {
         <td>${t ? pct(t.error_ratio) + " 5xx" : ""}</td></tr>`;
     }).join("")}
     </tbody></table></div>
-    ${stages.length ? "" : `<p class="muted">No stage yet: <code>stagecraft deploy --api NAME --stage NAME</code>.</p>`}`;
+    ${stages.length ? "" : `<p class="muted">No stage yet: <code>stagecraft deploy --api NAME --stage NAME</code>.</p>`}`);
 }
 
 // The routes that differ between two deployments' route lists (added, removed, changed).
 function routeDiff(older, newer) {
-  const key = (r) => r.route;
-  const a = new Map(older.routes.map((r) => [key(r), r]));
-  const b = new Map(newer.routes.map((r) => [key(r), r]));
+  const a = new Map(older.routes.map((r) => [r.route, r]));
+  const b = new Map(newer.routes.map((r) => [r.route, r]));
+  const traits = (r) => [r.integration, r.uri, r.authorizer && "authorizer " + r.authorizer,
+    r.api_key_required && "API key"].filter(Boolean).join(", ");
   const out = [];
   for (const [k, r] of b) {
-    if (!a.has(k)) out.push(`+ ${k} (${r.integration}${r.uri ? " " + r.uri : ""})`);
+    if (!a.has(k)) out.push(`+ ${k} (${traits(r)})`);
     else if (JSON.stringify(a.get(k)) !== JSON.stringify(r)) {
       const o = a.get(k);
       const what = ["integration", "uri", "authorizer", "api_key_required"]
@@ -153,20 +225,47 @@ function routeDiff(older, newer) {
   return out;
 }
 
+// What the gateway serves for the stage, when it is not what the stage's file says (the file
+// has not loaded yet, or does not load).
+function notServed(s, serving, status) {
+  const live = serving.find((x) => x.stage === s.name);
+  if (!live) return "the gateway does not serve this stage";
+  const diffs = [];
+  if (live.deployment !== s.deployment) diffs.push(`deployment ${live.deployment}`);
+  if (JSON.stringify(live.variables || {}) !== JSON.stringify(s.variables)) diffs.push(`variables ${Object.entries(live.variables || {}).map(([k, v]) => k + "=" + v).join(" ") || "none"}`);
+  const liveCanary = live.canary ? `${live.canary.deployment} at ${live.canary.percent}%` : "none";
+  const fileCanary = s.canary ? `${s.canary.deployment} at ${s.canary.percent}%` : "none";
+  if (liveCanary !== fileCanary) diffs.push(`canary ${liveCanary}`);
+  if (!diffs.length) return null;
+  return `the gateway still serves ${diffs.join(", ")}` +
+    (status.last_error ? `: the configuration does not load (${status.last_error.message.split("\n")[0]})` : " (reloading)");
+}
+
 async function stagePage(id, name) {
-  const [s, traffic, deployments] = await Promise.all([
+  const [s, traffic, deployments, status] = await Promise.all([
     get("stages/" + encodeURIComponent(name)),
     get("traffic?window=10"),
     get("deployments"),
+    get("status"),
   ]);
+  let draft;
+  try {
+    draft = await get(`stages/${encodeURIComponent(name)}/diff`);
+  } catch (e) {
+    draft = { error: e.message };
+  }
   if (id !== renderId) return;
   const t = traffic.stages.find((x) => x.stage === name);
   const ofApi = deployments.filter((d) => d.api === s.api);
   const byId = Object.fromEntries(deployments.map((d) => [d.id, d]));
   const history = s.history.slice().reverse();
-  const focused = document.activeElement && document.activeElement.id;
-  const sliding = focused === "canary-percent" ? document.getElementById("canary-percent").value : null;
-  view.innerHTML = `<h1>Stage ${esc(s.name)} <span class="muted">${esc(s.api)} at ${esc(s.base_path)}</span></h1>
+  const stale = notServed(s, status.serving, status);
+  const draftChanges = draft.error ? null
+    : [...draft.added.map((r) => "+ " + r), ...draft.removed.map((r) => "- " + r),
+      ...draft.changed.map((c) => "~ " + c.route + ": " + c.fields.map((f) => f.field).join(", ")),
+      ...draft.settings.map((f) => "~ " + f.field)];
+  draw(`<h1>Stage ${esc(s.name)} <span class="muted">${esc(s.api)} at ${esc(s.base_path)}</span></h1>
+    ${stale ? `<p class="notice" id="not-served">This page shows the stage's file; ${esc(stale)}.</p>` : ""}
     <section class="card"><h2>Traffic (last 10 s)</h2>
       <p>Serving <a href="#/deployment/${esc(s.deployment)}" id="stage-deployment">${esc(s.deployment)}</a>${s.canary ? `, canary <a href="#/deployment/${esc(s.canary.deployment)}" id="stage-canary">${esc(s.canary.deployment)}</a> at <b id="stage-canary-percent">${esc(s.canary.percent)}</b>%` : ""}.</p>
       ${s.canary ? splitBar(t ? t.sides : {}, s.canary.percent) : ""}
@@ -175,26 +274,35 @@ async function stagePage(id, name) {
     </section>
     <section class="card"><h2>Canary</h2>
       ${s.canary ? `
+        <p>Canary requests use the variables ${vars({ ...s.variables, ...s.canary.variables })}${s.canary.sticky ? `, each client kept on one side by <code>${esc(s.canary.sticky)}</code>` : ""}.
+          ${s.canary.deployment === s.deployment ? `<span class="notice">It serves the stage's own deployment: only its variables differ.</span>` : ""}</p>
         <label>Share for ${esc(s.canary.deployment)}:
-          <input id="canary-percent" type="range" min="0" max="100" step="1" value="${esc(sliding ?? s.canary.percent)}">
-          <output id="canary-percent-value">${esc(sliding ?? s.canary.percent)}%</output></label>
+          <input id="canary-percent" type="range" min="0" max="100" step="1" value="${esc(s.canary.percent)}">
+          <output id="canary-percent-value">${esc(pending["canary-percent"] ?? s.canary.percent)}%</output></label>
         <div class="buttons">
           <button id="canary-apply" type="button">Set share</button>
           <button id="promote" type="button">Promote ${esc(s.canary.deployment)}</button>
           <button id="canary-remove" type="button" class="secondary">Remove canary</button>
         </div>` : `
-        <label>Deployment <select id="canary-deployment">
+        <label>Deployment <select id="canary-deployment" data-keep>
           ${ofApi.filter((d) => d.id !== s.deployment).map((d) => `<option value="${esc(d.id)}">${esc(d.id)}${d.description ? " – " + esc(d.description) : ""}</option>`).join("")}
         </select></label>
-        <label>Share <input id="canary-new-percent" type="number" min="0" max="100" step="1" value="10">%</label>
+        <label>Share <input id="canary-new-percent" data-keep type="number" min="0" max="100" step="0.1" value="10">%</label>
         <div class="buttons"><button id="canary-start" type="button">Start canary</button></div>`}
+    </section>
+    <section class="card"><h2>Draft</h2>
+      ${draft.error ? `<p class="muted">${esc(draft.error)}</p>` : `
+        <p>${draftChanges.length ? `The draft <code>${esc(draft.draft)}</code> differs from ${esc(draft.deployment)}:` : `The draft <code>${esc(draft.draft)}</code> is what ${esc(draft.deployment)} serves.`}</p>
+        ${draftChanges.length ? `<pre class="diff" id="draft-diff">${esc(draftChanges.join("\n"))}</pre>` : ""}
+        <div class="buttons"><input id="deploy-description" data-keep placeholder="description" size="28">
+          <button id="deploy" type="button">Deploy the draft to ${esc(s.name)}</button></div>`}
     </section>
     <section class="card"><h2>Variables</h2>
       <table id="variables"><tbody>
       ${Object.entries(s.variables).map(([k, v]) => `<tr data-variable="${esc(k)}"><td><code>${esc(k)}</code></td><td><code>${esc(v)}</code></td>
         <td><button type="button" class="secondary" data-unset="${esc(k)}">Remove</button></td></tr>`).join("")}
       </tbody></table>
-      <div class="buttons"><input id="var-name" placeholder="name" size="12"> <input id="var-value" placeholder="value" size="20">
+      <div class="buttons"><input id="var-name" data-keep placeholder="name" size="12"> <input id="var-value" data-keep placeholder="value" size="20">
         <button id="var-set" type="button">Set</button></div>
     </section>
     <section class="card"><h2>History</h2>
@@ -205,79 +313,138 @@ async function stagePage(id, name) {
           ? routeDiff(byId[before.deployment], byId[h.deployment]) : [];
         return `<tr data-deployment="${esc(h.deployment)}" class="${h.current ? "current" : ""}">
           <td><a href="#/deployment/${esc(h.deployment)}">${esc(h.deployment)}</a>${h.current ? ' <span class="pill">current</span>' : ""}</td>
-          <td>${esc(h.at || "")}</td><td>${esc(h.description || "")}</td>
+          <td>${when(h.at)}</td><td>${esc(h.description || "")}</td>
           <td><pre class="diff">${esc(before ? (diff.length ? diff.join("\n") : "same routes") : "")}</pre></td>
-          <td>${h.current || !h.exists ? "" : `<button type="button" data-rollback="${esc(h.deployment)}">Roll back to this</button>`}</td></tr>`;
+          <td>${h.deployment === s.deployment || !h.exists ? "" : `<button type="button" data-rollback="${esc(h.deployment)}">Roll back to this</button>`}</td></tr>`;
       }).join("")}
       </tbody></table></div>
-    </section>`;
+    </section>`);
   const slider = document.getElementById("canary-percent");
   if (slider) {
-    if (sliding !== null) slider.focus();
     slider.addEventListener("input", () => {
+      pending["canary-percent"] = slider.value;
       document.getElementById("canary-percent-value").textContent = slider.value + "%";
     });
-    document.getElementById("canary-apply").onclick = () =>
-      write("PUT", `stages/${name}/canary`, { percent: Number(slider.value) }, `canary at ${slider.value}%`);
-    document.getElementById("promote").onclick = () => write("POST", `stages/${name}/promote`, undefined, "promote");
-    document.getElementById("canary-remove").onclick = () => write("DELETE", `stages/${name}/canary`, undefined, "remove canary");
+    document.getElementById("canary-apply").onclick = async () => {
+      const p = Number(slider.value);
+      if (await write("PUT", `stages/${name}/canary`, { percent: p }, `${name}: canary at ${p}%`)) delete pending["canary-percent"];
+    };
+    document.getElementById("promote").onclick = () => {
+      const v = { ...s.variables, ...s.canary.variables };
+      if (confirm(`Promote ${s.canary.deployment} on ${name}? The stage will serve it with the variables ` +
+        `${Object.entries(v).map(([k, x]) => k + "=" + x).join(" ") || "(none)"}, and the canary is removed.`)) {
+        write("POST", `stages/${name}/promote`, undefined, `${name}: promote ${s.canary.deployment}`);
+      }
+    };
+    document.getElementById("canary-remove").onclick = () => {
+      if (confirm(`Remove the canary of ${name}? All requests go to ${s.deployment} again.`)) {
+        write("DELETE", `stages/${name}/canary`, undefined, `${name}: remove the canary`);
+      }
+    };
   }
   const start = document.getElementById("canary-start");
   if (start) {
     start.onclick = () => {
       const d = document.getElementById("canary-deployment").value;
       const p = Number(document.getElementById("canary-new-percent").value);
-      if (d) write("PUT", `stages/${name}/canary`, { deployment: d, percent: p }, `canary ${d} at ${p}%`);
+      if (d) write("PUT", `stages/${name}/canary`, { deployment: d, percent: p }, `${name}: canary ${d} at ${p}%`);
+    };
+  }
+  const deploy = document.getElementById("deploy");
+  if (deploy) {
+    deploy.onclick = async () => {
+      const input = document.getElementById("deploy-description");
+      const description = input.value.trim();
+      if (!confirm(`Deploy the draft of ${s.api} to ${name}? It becomes a new deployment, served at once.`)) return;
+      if (await write("POST", `stages/${name}/deploy`, { api: s.api, description: description || undefined }, `${name}: deploy the draft`)) {
+        document.getElementById("deploy-description").value = "";
+      }
     };
   }
   for (const b of view.querySelectorAll("[data-rollback]")) {
-    b.onclick = () => write("POST", `stages/${name}/rollback`, { to: b.dataset.rollback }, "rollback to " + b.dataset.rollback);
+    b.onclick = () => {
+      const to = b.dataset.rollback;
+      if (confirm(`Roll ${name} back to ${to}? Only the deployment changes: the variables` +
+        `${s.canary ? " and the canary" : ""} stay as they are.`)) {
+        write("POST", `stages/${name}/rollback`, { to }, `${name}: roll back to ${to}`);
+      }
+    };
   }
   for (const b of view.querySelectorAll("[data-unset]")) {
-    b.onclick = () => write("PATCH", `stages/${name}/variables`, { unset: [b.dataset.unset] }, "remove " + b.dataset.unset);
+    b.onclick = () => {
+      const k = b.dataset.unset;
+      if (confirm(`Remove variable ${k} from ${name}? Routes whose URIs or templates use it change at once (a URI without it answers 500).`)) {
+        write("PATCH", `stages/${name}/variables`, { unset: [k] }, `${name}: remove ${k}`);
+      }
+    };
   }
-  document.getElementById("var-set").onclick = () => {
+  document.getElementById("var-set").onclick = async () => {
     const k = document.getElementById("var-name").value.trim();
     const v = document.getElementById("var-value").value;
-    if (k) write("PATCH", `stages/${name}/variables`, { set: { [k]: v } }, `set ${k}`);
+    if (k && await write("PATCH", `stages/${name}/variables`, { set: { [k]: v } }, `${name}: set ${k}`)) {
+      document.getElementById("var-name").value = "";
+      document.getElementById("var-value").value = "";
+    }
   };
 }
 
 async function deploymentPage(id, dep) {
-  const d = await get("deployments/" + encodeURIComponent(dep));
+  const [d, stages] = await Promise.all([get("deployments/" + encodeURIComponent(dep)), get("stages")]);
   if (id !== renderId) return;
-  view.innerHTML = `<h1>Deployment ${esc(d.id)} <span class="muted">of ${esc(d.api)}</span></h1>
-    <p>${esc(d.description || "")} <span class="muted">${esc(d.created || "")}</span></p>
+  const using = stages.filter((s) => s.deployment === d.id || (s.canary && s.canary.deployment === d.id));
+  draw(`<h1>Deployment ${esc(d.id)} <span class="muted">of ${esc(d.api)}</span></h1>
+    <p>${esc(d.description || "")} ${when(d.created)}</p>
+    <p>Served by: ${using.length ? using.map((s) => `<a href="#/stage/${esc(s.name)}">${esc(s.name)}</a>${s.deployment === d.id ? "" : " (canary)"}`).join(", ") : `<span class="muted">no stage</span>`}</p>
     <div class="table-wrap"><table id="routes"><thead><tr><th>Route</th><th>Integration</th><th>URI</th><th>Authorizer</th><th>API key</th></tr></thead><tbody>
     ${d.routes.map((r) => `<tr><td><code>${esc(r.route)}</code></td><td>${esc(r.integration)}</td>
       <td><code>${esc(r.uri || "")}</code></td><td>${esc(r.authorizer || "")}</td><td>${r.api_key_required ? "required" : ""}</td></tr>`).join("")}
-    </tbody></table></div>`;
+    </tbody></table></div>`);
 }
 
 async function deploymentsPage(id) {
-  const list = await get("deployments");
+  const [list, stages] = await Promise.all([get("deployments"), get("stages")]);
   if (id !== renderId) return;
-  view.innerHTML = `<h1>Deployments</h1><div class="table-wrap"><table id="deployments"><thead><tr>
-    <th>Deployment</th><th>API</th><th>Created</th><th>Description</th><th>Routes</th></tr></thead><tbody>
+  const usedBy = (dep) => stages.filter((s) => s.deployment === dep || (s.canary && s.canary.deployment === dep))
+    .map((s) => `<a href="#/stage/${esc(s.name)}">${esc(s.name)}</a>${s.deployment === dep ? "" : " (canary)"}`).join(", ");
+  draw(`<h1>Deployments</h1><div class="table-wrap"><table id="deployments"><thead><tr>
+    <th>Deployment</th><th>API</th><th>Created</th><th>Description</th><th>Routes</th><th>Served by</th></tr></thead><tbody>
     ${list.map((d) => `<tr><td><a href="#/deployment/${esc(d.id)}">${esc(d.id)}</a></td><td>${esc(d.api)}</td>
-      <td>${esc(d.created || "")}</td><td>${esc(d.description || "")}</td><td>${d.routes.length}</td></tr>`).join("")}
-    </tbody></table></div>`;
+      <td>${when(d.created)}</td><td>${esc(d.description || "")}</td><td>${d.routes.length}</td><td>${usedBy(d.id)}</td></tr>`).join("")}
+    </tbody></table></div>`);
+}
+
+async function keysPage(id) {
+  const keys = await get("keys");
+  if (id !== renderId) return;
+  draw(`<h1>API keys</h1>
+    <p class="muted">Names only: a key's value is shown once, by <code>stagecraft keys create</code>, and stored as a hash.</p>
+    <div class="table-wrap"><table id="keys"><thead><tr><th>Key</th><th>Plans</th><th>Enabled</th><th>Created</th><th>Description</th><th></th></tr></thead><tbody>
+    ${keys.map((k) => `<tr data-key="${esc(k.name)}"><td>${esc(k.name)}</td><td>${k.plans.map(esc).join(", ")}</td>
+      <td>${k.enabled ? "yes" : "no"}</td><td>${when(k.created)}</td><td>${esc(k.description || "")}</td>
+      <td><button type="button" class="secondary" data-key-action="${k.enabled ? "disable" : "enable"}" data-key-name="${esc(k.name)}">${k.enabled ? "Disable" : "Enable"}</button></td></tr>`).join("")}
+    </tbody></table></div>
+    ${keys.length ? "" : `<p class="muted">No key yet: <code>stagecraft keys create --name NAME --plan PLAN</code>.</p>`}`);
+  for (const b of view.querySelectorAll("[data-key-action]")) {
+    b.onclick = () => write("POST", `keys/${encodeURIComponent(b.dataset.keyName)}/${b.dataset.keyAction}`, undefined,
+      `${b.dataset.keyAction} key ${b.dataset.keyName}`);
+  }
 }
 
 async function gatewayPage(id) {
   const s = await get("status");
   if (id !== renderId) return;
-  view.innerHTML = `<h1>Gateway</h1>
+  const resolved = s.last_error && s.last_error.at < s.loaded_at;
+  draw(`<h1>Gateway</h1>
     <dl class="facts">
       <dt>Generation</dt><dd id="generation">${esc(s.generation)}</dd>
-      <dt>Loaded at</dt><dd>${esc(s.loaded_at)}</dd>
+      <dt>Loaded at</dt><dd>${when(s.loaded_at)}</dd>
       <dt>Reloads</dt><dd>${esc(s.reloads.success)} succeeded, ${esc(s.reloads.failure)} failed</dd>
-      <dt>Last error</dt><dd id="last-error">${s.last_error ? `<pre>${esc(s.last_error.message)}</pre><span class="muted">${esc(s.last_error.at)}</span>` : '<span class="muted">none</span>'}</dd>
+      <dt>Last error</dt><dd id="last-error">${s.last_error ? `<pre>${esc(s.last_error.message)}</pre><span class="muted">${when(s.last_error.at)}${resolved ? ": the configuration has loaded since" : ": what is served is the configuration before it"}</span>` : '<span class="muted">none</span>'}</dd>
       <dt>Listeners</dt><dd>${s.listeners.map((l) => `<code>${esc(l.addr)}</code>${l.tls ? " (TLS)" : ""}`).join(" ")}</dd>
       <dt>Admin</dt><dd><code>${esc(s.admin || "")}</code> ${s.writable ? "" : "(read-only: no admin_auth.tokens_file)"}</dd>
       <dt>Configuration</dt><dd><code>${esc(s.config_dir)}</code></dd>
     </dl>
-    ${s.warnings.length ? `<h2>Warnings</h2><pre>${esc(s.warnings.join("\n"))}</pre>` : ""}`;
+    ${s.warnings.length ? `<h2>Warnings</h2><pre>${esc(s.warnings.join("\n"))}</pre>` : ""}`);
 }
 
 // Draws the page the hash names, then keeps it live.
@@ -286,36 +453,47 @@ async function route() {
   clearTimeout(timer);
   const hash = location.hash.replace(/^#\/?/, "");
   const [page, arg] = hash.split("/").map(decodeURIComponent);
-  for (const a of document.querySelectorAll("[data-nav]")) {
-    a.classList.toggle("active", a.dataset.nav === (page === "stage" || !page ? "stages" : page === "deployment" ? "deployments" : page));
-  }
+  const section = page === "stage" || !page ? "stages" : page === "deployment" ? "deployments" : page;
+  for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === section);
   try {
     if (page === "stage" && arg) await stagePage(id, arg);
     else if (page === "deployment" && arg) await deploymentPage(id, arg);
     else if (page === "deployments") await deploymentsPage(id);
+    else if (page === "keys") await keysPage(id);
     else if (page === "gateway") await gatewayPage(id);
     else await overview(id);
     document.getElementById("banner").hidden = true;
     // When this document first showed its data, in ms from navigation start (the tests read it).
     if (id === renderId && window.stagecraftDrawn === undefined) window.stagecraftDrawn = performance.now();
   } catch (e) {
-    const b = document.getElementById("banner");
-    b.hidden = false;
-    b.textContent = "Cannot reach the admin API: " + e.message;
+    if (id === renderId && e.status === 404) {
+      view.innerHTML = `<h1>Not found</h1><p class="error">${esc(e.message)}.</p><p><a href="#/">All stages</a></p>`;
+      document.getElementById("banner").hidden = true;
+    } else if (id === renderId) {
+      const b = document.getElementById("banner");
+      b.hidden = false;
+      b.textContent = (e.status ? "The admin API answered " + e.status + ": " : "Cannot reach the admin API: ") + e.message;
+    }
   }
   if (id === renderId) {
-    // A page with a slider being dragged is not redrawn under the pointer.
-    const busy = () => ["canary-percent", "var-name", "var-value", "canary-new-percent", "canary-deployment"]
-      .includes(document.activeElement && document.activeElement.id);
+    // Not under the pointer, nor over a selection being copied, nor behind the token dialog.
+    const busy = () => pointerDown || document.getElementById("token-dialog").open ||
+      String(window.getSelection()).length > 0;
     timer = setTimeout(function tick() {
       if (id !== renderId) return;
-      if (busy() || document.getElementById("token-dialog").open) timer = setTimeout(tick, 1000);
+      if (busy()) timer = setTimeout(tick, 1000);
       else route();
     }, 1000);
   }
 }
 
 document.getElementById("token-button").onclick = () => askToken();
-window.addEventListener("hashchange", route);
+document.addEventListener("pointerdown", () => { pointerDown = true; });
+document.addEventListener("pointerup", () => { pointerDown = false; });
+window.addEventListener("hashchange", () => {
+  document.getElementById("last-action").hidden = true;
+  for (const k of Object.keys(pending)) delete pending[k];
+  route();
+});
 showToken();
 route();

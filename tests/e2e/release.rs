@@ -504,6 +504,8 @@ fn validate_names_a_tampered_deployment() {
             "shop-1",
             "--percent",
             "5",
+            "--var",
+            "x=y",
         ],
     );
     assert!(err.contains(&want), "{err}");

@@ -347,3 +347,83 @@ async fn the_console_fits_a_phone_screen() {
     }
     c.close().await.unwrap();
 }
+
+/// The draft deployed from a stage's page, and an API key switched from the keys page, each
+/// checked by what the gateway then does.
+#[tokio::test]
+async fn the_draft_is_deployed_and_a_key_switched_from_the_console() {
+    let (_v1, _v2, dir, gw) = release_fixture().await;
+    let cfg = dir.path().display().to_string();
+    dir.write("usage-plans/gold.yaml", "stages: [\"shop/prod\"]\n");
+    common::release::ok(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "acme",
+            "--plan",
+            "gold",
+            "--value",
+            "acme-key-value-0123456789abcdef",
+        ],
+    );
+    dir.write(
+        "apis/shop.yaml",
+        &common::release::draft(&[
+            ("GET /who", "backend://svc:live/who"),
+            ("GET /new", "backend://svc:live/new"),
+        ]),
+    );
+    let admin = format!("http://{}", gw.admin());
+    let d = driver().await;
+    let c = browser(&d, 1280, 800).await;
+    c.goto(&format!("{admin}/#/stage/prod")).await.unwrap();
+    c.execute("window.confirm = () => true", vec![])
+        .await
+        .unwrap();
+    until_text(&c, "#stage-deployment", "shop-1").await;
+    eventually("the draft's new route is shown", WAIT, || async {
+        text(&c, "#draft-diff")
+            .await
+            .is_some_and(|t| t.contains("+ GET /new"))
+    })
+    .await;
+    let description = c.find(Locator::Css("#deploy-description")).await.unwrap();
+    description.send_keys("from the console").await.unwrap();
+    click(&c, "#deploy").await;
+    let token = c.find(Locator::Css("#token-input")).await.unwrap();
+    token.send_keys(TOKEN).await.unwrap();
+    click(&c, "#token-save").await;
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft deploy --config {cfg} --api shop --stage prod --description 'from the console'"),
+    )
+    .await;
+    until_text(&c, "#stage-deployment", "shop-3").await;
+    eventually("the gateway serves the new route", WAIT, || async {
+        common::try_get(gw.addr(), "/prod/new")
+            .await
+            .is_some_and(|r| r.status == 200)
+    })
+    .await;
+
+    c.goto(&format!("{admin}/#/keys")).await.unwrap();
+    until_text(&c, "#keys tr[data-key=acme] td:nth-child(3)", "yes").await;
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("acme-key-value-0123456789abcdef"),
+        "no key value on the page"
+    );
+    click(&c, "#keys tr[data-key=acme] [data-key-action=disable]").await;
+    until_text(&c, "#keys tr[data-key=acme] td:nth-child(3)", "no").await;
+    assert!(common::release::read(&dir, "api-keys/acme.yaml").contains("enabled: false"));
+    until_text(
+        &c,
+        "#last-action-cli",
+        &format!("stagecraft keys --config {cfg} disable acme"),
+    )
+    .await;
+    c.close().await.unwrap();
+}

@@ -63,6 +63,13 @@ impl Store {
         }
     }
 
+    /// The directory is back to what is served: the last failure no longer describes it.
+    pub fn clear_error(&self) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = None;
+        }
+    }
+
     pub fn last_error(&self) -> Option<ReloadFailure> {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }

@@ -68,6 +68,8 @@ impl Reloader {
         let current = self.store.current();
         if sources.hash == current.hash {
             self.set_last_tried(&sources.hash);
+            // A broken file put back as it was: nothing to load, and nothing wrong any more.
+            self.store.clear_error();
             return Outcome::Unchanged;
         }
         if trigger != Trigger::Signal && self.last_tried() == sources.hash {

@@ -113,7 +113,16 @@ fn a_broken_file_keeps_the_last_good_snapshot_and_records_the_error() {
     assert_eq!(reloader.reload(Trigger::Signal), Outcome::Failed);
     assert_eq!(store.reload_counts(), (0, 2));
 
-    // Fixed: the next generation, and the error is gone.
+    // Put back as it was: nothing to load, and the error no longer applies.
+    dir.write("stages/prod.yaml", STAGE);
+    assert_eq!(reloader.reload(Trigger::Poll), Outcome::Unchanged);
+    assert!(store.last_error().is_none());
+    assert_eq!(store.reload_counts(), (0, 2));
+
+    // Broken again, then fixed: the next generation, and the error is gone.
+    dir.write("stages/prod.yaml", "api: shop\ndeployment: shop-9\n");
+    assert_eq!(reloader.reload(Trigger::Poll), Outcome::Failed);
+    assert!(store.last_error().is_some());
     dir.write("stages/prod.yaml", &format!("{STAGE}base_path: /fixed\n"));
     assert_eq!(
         reloader.reload(Trigger::Poll),

@@ -306,6 +306,9 @@ async fn the_console_shows_a_refused_write_and_asks_again_for_a_wrong_token() {
         },
     )
     .await;
+    click(&c, "tr[data-stage=broken] a").await;
+    until_text(&c, "main h1", "Cannot read this").await;
+    assert!(text(&c, "main pre.error").await.unwrap().contains("nope"));
     c.close().await.unwrap();
 }
 
@@ -343,6 +346,35 @@ async fn the_console_fits_a_phone_screen() {
         );
         if page == "#/stage/prod" {
             screenshot(&c, "phone-stage").await;
+            // The history scrolls in its own box, and stays where the operator scrolled it
+            // when the page redraws (every second).
+            let scrolled = c
+                .execute(
+                    "const w = document.getElementById('history').parentElement; \
+                     w.scrollLeft = 200; document.getElementById('history').dataset.old = '1'; \
+                     return w.scrollLeft",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(scrolled.as_u64().unwrap() > 0, "the history box scrolls");
+            eventually("the page redraws", WAIT, || async {
+                c.execute(
+                    "return document.getElementById('history').dataset.old === undefined",
+                    vec![],
+                )
+                .await
+                .is_ok_and(|v| v == json!(true))
+            })
+            .await;
+            let after = c
+                .execute(
+                    "return document.getElementById('history').parentElement.scrollLeft",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(after, scrolled, "the redraw keeps the history box's scroll");
         }
     }
     c.close().await.unwrap();

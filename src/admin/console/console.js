@@ -10,8 +10,9 @@ const view = document.getElementById("view");
 const TOKEN_KEY = "stagecraft-admin-token";
 let timer = null;
 let renderId = 0;
-// Values the operator changed and has not applied yet, by input id (the canary slider).
-const pending = {};
+// The canary share the operator moved the slider to and has not applied yet, with the canary it
+// belongs to (a value for another canary, or for none, is dropped).
+let pendingShare = null;
 let pointerDown = false;
 
 function esc(s) {
@@ -42,7 +43,7 @@ async function get(path) {
   const r = await fetch("/api/" + path, { cache: "no-store" });
   const body = await r.json();
   if (!r.ok) {
-    const e = new Error(body.message || r.statusText);
+    const e = new Error([body.message || r.statusText, ...(body.problems || [])].join("\n"));
     e.status = r.status;
     throw e;
   }
@@ -79,11 +80,14 @@ function lastAction(ok, text, cli, details) {
   box.hidden = false;
   box.dataset.status = ok ? "ok" : "error";
   document.getElementById("last-action-result").textContent = text;
+  box.scrollIntoView({ block: "nearest" });
   document.getElementById("last-action-cli").textContent = cli || "";
   document.getElementById("last-action-cli-line").hidden = !cli;
   const more = document.getElementById("last-action-details");
   more.hidden = !details.length;
-  more.querySelector("summary").textContent = details.length + " more line" + (details.length === 1 ? "" : "s");
+  more.open = false;
+  more.querySelector("summary").textContent = details.length + " warning" + (details.length === 1 ? "" : "s") +
+    " about the configuration";
   more.querySelector("pre").textContent = details.join("\n");
 }
 
@@ -106,16 +110,19 @@ async function write(method, path, body, what) {
       sessionStorage.removeItem(TOKEN_KEY);
       showToken();
       if (attempt === 0) {
+        document.getElementById("token-why").textContent = "That token was refused (401): try another.";
         t = await askToken();
+        document.getElementById("token-why").textContent = "";
         if (t) continue;
       }
     }
-    const details = [...(answer.problems || []), ...(answer.warnings || [])];
+    // What refused the write is shown; warnings that came with it are folded away.
+    const problems = (answer.problems || []).map((p) => "\n" + p).join("");
     lastAction(
       r.ok,
-      r.ok ? what + ": done" : what + ": refused (" + r.status + "): " + answer.message,
+      (r.ok ? what + ": done" : what + ": refused (" + r.status + "): " + answer.message) + problems,
       answer.cli,
-      details,
+      answer.warnings || [],
     );
     route();
     return r.ok ? answer : null;
@@ -133,7 +140,8 @@ function splitBar(sides, canaryPercent) {
       (canaryPercent !== undefined ? ` (canary set to ${esc(canaryPercent)}%)` : "") + `</div>`;
   }
   // A label that would not fit its part is left to the part's tooltip.
-  const label = (name, share, id) => share >= 0.15
+  const room = window.innerWidth < 640 ? 0.35 : 0.15;
+  const label = (name, share, id) => share >= room
     ? `${name} <b id="${id}">${pct(share)}</b>` : `<b id="${id}" class="narrow">${pct(share)}</b>`;
   return `<div class="split" data-testid="split" data-canary-share="${canary.toFixed(4)}">
       <span class="base" style="width:${base * 100}%" title="base ${pct(base)}">${label("base", base, "split-base")}</span>
@@ -151,8 +159,12 @@ function versionsList(t) {
 // Replaces the page, keeping what the operator is in the middle of: typed values, focus, the
 // slider they moved, the scroll position.
 function draw(html) {
+  const samePage = view.dataset.page === location.hash;
+  view.dataset.page = location.hash;
   const kept = {};
-  for (const e of view.querySelectorAll("[data-keep]")) kept[e.id] = e.value;
+  if (samePage) for (const e of view.querySelectorAll("[data-keep]")) kept[e.id] = e.value;
+  const scrolled = {};
+  if (samePage) for (const e of view.querySelectorAll(".table-wrap")) scrolled[e.querySelector("table")?.id] = e.scrollLeft;
   const active = document.activeElement && view.contains(document.activeElement) ? document.activeElement : null;
   const focused = active ? active.id : null;
   let caret = null;
@@ -164,9 +176,9 @@ function draw(html) {
     const e = document.getElementById(id);
     if (e && e.hasAttribute("data-keep")) e.value = value;
   }
-  for (const [id, value] of Object.entries(pending)) {
-    const e = document.getElementById(id);
-    if (e) e.value = value;
+  for (const e of view.querySelectorAll(".table-wrap")) {
+    const left = scrolled[e.querySelector("table")?.id];
+    if (left) e.scrollLeft = left;
   }
   if (focused) {
     const e = document.getElementById(focused);
@@ -187,7 +199,7 @@ async function overview(id) {
       <th>Requests/s by version</th><th>Errors</th></tr></thead><tbody>
     ${stages.map((s) => {
       if (s.error) {
-        return `<tr data-stage="${esc(s.name)}" class="broken"><td>${esc(s.name)}</td>
+        return `<tr data-stage="${esc(s.name)}" class="broken"><td><a href="#/stage/${esc(s.name)}">${esc(s.name)}</a></td>
           <td colspan="6"><pre class="error">${esc(s.error)}</pre></td></tr>`;
       }
       const t = byStage[s.name];
@@ -260,6 +272,9 @@ async function stagePage(id, name) {
   const byId = Object.fromEntries(deployments.map((d) => [d.id, d]));
   const history = s.history.slice().reverse();
   const stale = notServed(s, status.serving, status);
+  const canaryKey = s.canary ? `${name}/${s.canary.deployment}` : null;
+  if (pendingShare && pendingShare.canary !== canaryKey) pendingShare = null;
+  const share = pendingShare ? pendingShare.value : s.canary && s.canary.percent;
   const draftChanges = draft.error ? null
     : [...draft.added.map((r) => "+ " + r), ...draft.removed.map((r) => "- " + r),
       ...draft.changed.map((c) => "~ " + c.route + ": " + c.fields.map((f) => f.field).join(", ")),
@@ -277,8 +292,8 @@ async function stagePage(id, name) {
         <p>Canary requests use the variables ${vars({ ...s.variables, ...s.canary.variables })}${s.canary.sticky ? `, each client kept on one side by <code>${esc(s.canary.sticky)}</code>` : ""}.
           ${s.canary.deployment === s.deployment ? `<span class="notice">It serves the stage's own deployment: only its variables differ.</span>` : ""}</p>
         <label>Share for ${esc(s.canary.deployment)}:
-          <input id="canary-percent" type="range" min="0" max="100" step="1" value="${esc(s.canary.percent)}">
-          <output id="canary-percent-value">${esc(pending["canary-percent"] ?? s.canary.percent)}%</output></label>
+          <input id="canary-percent" type="range" min="0" max="100" step="any" value="${esc(share)}">
+          <output id="canary-percent-value">${esc(share)}%${pendingShare ? " (not applied)" : ""}</output></label>
         <div class="buttons">
           <button id="canary-apply" type="button">Set share</button>
           <button id="promote" type="button">Promote ${esc(s.canary.deployment)}</button>
@@ -294,8 +309,8 @@ async function stagePage(id, name) {
       ${draft.error ? `<p class="muted">${esc(draft.error)}</p>` : `
         <p>${draftChanges.length ? `The draft <code>${esc(draft.draft)}</code> differs from ${esc(draft.deployment)}:` : `The draft <code>${esc(draft.draft)}</code> is what ${esc(draft.deployment)} serves.`}</p>
         ${draftChanges.length ? `<pre class="diff" id="draft-diff">${esc(draftChanges.join("\n"))}</pre>` : ""}
-        <div class="buttons"><input id="deploy-description" data-keep placeholder="description" size="28">
-          <button id="deploy" type="button">Deploy the draft to ${esc(s.name)}</button></div>`}
+        ${draftChanges.length ? `<div class="buttons"><input id="deploy-description" data-keep placeholder="description" size="28">
+          <button id="deploy" type="button">Deploy the draft to ${esc(s.name)}</button></div>` : ""}`}
     </section>
     <section class="card"><h2>Variables</h2>
       <table id="variables"><tbody>
@@ -322,14 +337,16 @@ async function stagePage(id, name) {
   const slider = document.getElementById("canary-percent");
   if (slider) {
     slider.addEventListener("input", () => {
-      pending["canary-percent"] = slider.value;
-      document.getElementById("canary-percent-value").textContent = slider.value + "%";
+      const v = Math.round(Number(slider.value));
+      pendingShare = { canary: canaryKey, value: v };
+      document.getElementById("canary-percent-value").textContent = v + "% (not applied)";
     });
     document.getElementById("canary-apply").onclick = async () => {
-      const p = Number(slider.value);
-      if (await write("PUT", `stages/${name}/canary`, { percent: p }, `${name}: canary at ${p}%`)) delete pending["canary-percent"];
+      const p = pendingShare ? pendingShare.value : s.canary.percent;
+      if (await write("PUT", `stages/${name}/canary`, { percent: p }, `${name}: canary at ${p}%`)) pendingShare = null;
     };
     document.getElementById("promote").onclick = () => {
+      pendingShare = null;
       const v = { ...s.variables, ...s.canary.variables };
       if (confirm(`Promote ${s.canary.deployment} on ${name}? The stage will serve it with the variables ` +
         `${Object.entries(v).map(([k, x]) => k + "=" + x).join(" ") || "(none)"}, and the canary is removed.`)) {
@@ -355,7 +372,8 @@ async function stagePage(id, name) {
     deploy.onclick = async () => {
       const input = document.getElementById("deploy-description");
       const description = input.value.trim();
-      if (!confirm(`Deploy the draft of ${s.api} to ${name}? It becomes a new deployment, served at once.`)) return;
+      if (!confirm(`Deploy the draft of ${s.api} to ${name}? It becomes a new deployment, served at once` +
+        (s.canary ? ` to the requests that do not go to the canary (${s.canary.deployment} at ${s.canary.percent}% stays).` : "."))) return;
       if (await write("POST", `stages/${name}/deploy`, { api: s.api, description: description || undefined }, `${name}: deploy the draft`)) {
         document.getElementById("deploy-description").value = "";
       }
@@ -364,8 +382,9 @@ async function stagePage(id, name) {
   for (const b of view.querySelectorAll("[data-rollback]")) {
     b.onclick = () => {
       const to = b.dataset.rollback;
-      if (confirm(`Roll ${name} back to ${to}? Only the deployment changes: the variables` +
-        `${s.canary ? " and the canary" : ""} stay as they are.`)) {
+      const v = Object.entries(s.variables).map(([k, x]) => k + "=" + x).join(" ") || "none";
+      if (confirm(`Roll ${name} back to ${to}? Only the deployment changes: the variables (${v})` +
+        `${s.canary ? ` and the canary (${s.canary.deployment} at ${s.canary.percent}%)` : ""} stay as they are.`)) {
         write("POST", `stages/${name}/rollback`, { to }, `${name}: roll back to ${to}`);
       }
     };
@@ -425,8 +444,12 @@ async function keysPage(id) {
     </tbody></table></div>
     ${keys.length ? "" : `<p class="muted">No key yet: <code>stagecraft keys create --name NAME --plan PLAN</code>.</p>`}`);
   for (const b of view.querySelectorAll("[data-key-action]")) {
-    b.onclick = () => write("POST", `keys/${encodeURIComponent(b.dataset.keyName)}/${b.dataset.keyAction}`, undefined,
-      `${b.dataset.keyAction} key ${b.dataset.keyName}`);
+    b.onclick = () => {
+      if (b.dataset.keyAction === "disable" &&
+        !confirm(`Disable key ${b.dataset.keyName}? Every request with it is refused (403) from the next one on.`)) return;
+      write("POST", `keys/${encodeURIComponent(b.dataset.keyName)}/${b.dataset.keyAction}`, undefined,
+        `${b.dataset.keyAction} key ${b.dataset.keyName}`);
+    };
   }
 }
 
@@ -439,7 +462,7 @@ async function gatewayPage(id) {
       <dt>Generation</dt><dd id="generation">${esc(s.generation)}</dd>
       <dt>Loaded at</dt><dd>${when(s.loaded_at)}</dd>
       <dt>Reloads</dt><dd>${esc(s.reloads.success)} succeeded, ${esc(s.reloads.failure)} failed</dd>
-      <dt>Last error</dt><dd id="last-error">${s.last_error ? `<pre>${esc(s.last_error.message)}</pre><span class="muted">${when(s.last_error.at)}${resolved ? ": the configuration has loaded since" : ": what is served is the configuration before it"}</span>` : '<span class="muted">none</span>'}</dd>
+      <dt>Last error</dt><dd id="last-error">${s.last_error ? `<pre>${esc(s.last_error.message)}</pre><span class="muted">${when(s.last_error.at)}${resolved ? ": the configuration has loaded since" : ": the directory does not load; what is served is the configuration before it"}</span>` : '<span class="muted">none</span>'}</dd>
       <dt>Listeners</dt><dd>${s.listeners.map((l) => `<code>${esc(l.addr)}</code>${l.tls ? " (TLS)" : ""}`).join(" ")}</dd>
       <dt>Admin</dt><dd><code>${esc(s.admin || "")}</code> ${s.writable ? "" : "(read-only: no admin_auth.tokens_file)"}</dd>
       <dt>Configuration</dt><dd><code>${esc(s.config_dir)}</code></dd>
@@ -466,8 +489,9 @@ async function route() {
     // When this document first showed its data, in ms from navigation start (the tests read it).
     if (id === renderId && window.stagecraftDrawn === undefined) window.stagecraftDrawn = performance.now();
   } catch (e) {
-    if (id === renderId && e.status === 404) {
-      view.innerHTML = `<h1>Not found</h1><p class="error">${esc(e.message)}.</p><p><a href="#/">All stages</a></p>`;
+    if (id === renderId && (e.status === 404 || e.status === 422)) {
+      view.dataset.page = location.hash;
+      view.innerHTML = `<h1>${e.status === 404 ? "Not found" : "Cannot read this"}</h1><pre class="error">${esc(e.message)}</pre><p><a href="#/">All stages</a></p>`;
       document.getElementById("banner").hidden = true;
     } else if (id === renderId) {
       const b = document.getElementById("banner");
@@ -492,7 +516,7 @@ document.addEventListener("pointerdown", () => { pointerDown = true; });
 document.addEventListener("pointerup", () => { pointerDown = false; });
 window.addEventListener("hashchange", () => {
   document.getElementById("last-action").hidden = true;
-  for (const k of Object.keys(pending)) delete pending[k];
+  pendingShare = null;
   route();
 });
 showToken();

@@ -2,7 +2,7 @@
 # Rebuilds each vendored pingora crate (vendor/CRATE) from its pristine release and its patch
 # series in patches/CRATE (applied in file-name order), so the series can be carried to a new
 # pingora release; see README "pingora patches". The crates are the directories of patches/
-# (pingora-core, pingora-proxy).
+# (pingora-core, pingora-proxy, pingora-http).
 #
 #   scripts/pingora-patches.sh apply [VERSION]   for every crate: pristine VERSION (default: the
 #                                                vendored one) + its series -> vendor/CRATE

@@ -327,6 +327,40 @@ mod counting {
     }
 }
 
+/// The forwarding headers go into pingora's case-preserving head by their ready, static names:
+/// neither the name nor its case is parsed or copied (patches/pingora-http/0001), where the
+/// generic insert parses and copies each custom name.
+#[test]
+fn forwarding_header_names_cost_no_allocation() {
+    use http::header::{HeaderName, HeaderValue};
+    static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    let new_head = || {
+        let mut h = pingora::http::RequestHeader::build("GET", b"/", Some(8)).unwrap();
+        h.insert_header("x-warm", "1").unwrap();
+        h
+    };
+    let value = HeaderValue::from_static("http");
+    let mut named = new_head();
+    let (r, n) = counting::allocations(|| {
+        named.insert_header_named(&X_FORWARDED_PROTO, "x-forwarded-proto", value.clone())
+    });
+    r.unwrap();
+    assert_eq!(n, 0, "{n} allocations for a ready name");
+    let mut generic = new_head();
+    let (r, m) =
+        counting::allocations(|| generic.insert_header("x-forwarded-proto", value.clone()));
+    r.unwrap();
+    assert!(m > 0, "the generic insert parses and copies the name");
+    // The same head either way: the name, its case on the wire, the value.
+    let wire = |h: &pingora::http::RequestHeader| {
+        let mut out = bytes::BytesMut::new();
+        h.header_to_h1_wire(&mut out);
+        out
+    };
+    assert_eq!(wire(&named), wire(&generic));
+    assert!(String::from_utf8_lossy(&wire(&named)).contains("x-forwarded-proto: http"));
+}
+
 /// Routing a proxied request whose route has no `request_parameters` allocates only the
 /// upstream path it sends; the mapping machinery costs such a route nothing.
 #[test]

@@ -81,12 +81,15 @@ pub fn stamp(
     host: &str,
     mapped: &[(HeaderName, HeaderValue)],
 ) -> Result<()> {
+    // Ready names, sent in their own case (`Host` as every client writes it): pingora neither
+    // parses nor copies them (patches/pingora-http/0001).
     forwarding(client_req, ctx, host, |name, value| {
-        if *name == http::header::HOST {
-            up.insert_header(http::header::HOST, value)
+        let case = if *name == http::header::HOST {
+            "Host"
         } else {
-            up.insert_header(name.as_str(), value)
-        }
+            name.as_str()
+        };
+        up.insert_header_named(name, case, value)
     })?;
     for (k, v) in mapped {
         up.insert_header(k.clone(), v.clone())?;

@@ -7,6 +7,7 @@ use super::{eventually, Backend, BackendSpec, ConfigDir, Gateway};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,7 +23,12 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// Chromium runs as chromedriver's children, in chromedriver's own process group: the whole
+    /// group goes, so a test that fails before closing its session leaves no browser behind.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -47,6 +53,7 @@ pub async fn driver() -> Driver {
     for _ in 0..5 {
         let port = free_port();
         let child = Command::new(bin)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -7,7 +7,6 @@ use super::{eventually, Backend, BackendSpec, ConfigDir, Gateway};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,14 +22,43 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
-    /// Chromium runs as chromedriver's children, in chromedriver's own process group: the whole
-    /// group goes, so a test that fails before closing its session leaves no browser behind.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session. Its processes are found by the session's own profile
+/// directory and killed when it is dropped, so a test that fails before closing the session
+/// leaves no browser behind (chromedriver, killed, would leave them running).
+pub struct Browser {
+    client: Client,
+    profile: std::path::PathBuf,
+}
+
+impl std::ops::Deref for Browser {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Browser {
+    pub async fn close(&self) -> Result<(), fantoccini::error::CmdError> {
+        self.client.clone().close().await
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args([
+                "-KILL",
+                "-f",
+                &format!("--user-data-dir={}", self.profile.display()),
+            ])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -53,7 +81,6 @@ pub async fn driver() -> Driver {
     for _ in 0..5 {
         let port = free_port();
         let child = Command::new(bin)
-            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -84,7 +111,7 @@ pub async fn driver() -> Driver {
     panic!("chromedriver did not start");
 }
 
-pub async fn browser(driver: &Driver, width: u32, height: u32) -> Client {
+pub async fn browser(driver: &Driver, width: u32, height: u32) -> Browser {
     let mut caps = serde_json::Map::new();
     let mut args = vec![
         "--headless=new".to_string(),
@@ -105,11 +132,12 @@ pub async fn browser(driver: &Driver, width: u32, height: u32) -> Client {
     }
     caps.insert("goog:chromeOptions".into(), options);
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
+    let client = ClientBuilder::new(connector)
         .capabilities(caps)
         .connect(&driver.url)
         .await
-        .expect("a headless Chromium session")
+        .expect("a headless Chromium session");
+    Browser { client, profile }
 }
 
 /// The text of the element `css` matches, or `None` while there is none.

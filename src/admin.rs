@@ -92,12 +92,18 @@ fn json(status: u16, body: String) -> Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
-/// `/config`: what is being served and whether the last reload failed.
-fn config_json(store: &Store) -> String {
+/// What is served and how the reloads went: what `/config` and `/api/status` share. The stages
+/// are listed under `stages_key`, each named under `name_key` (`/config` says `stages` and
+/// `name`, the API `serving` and `stage`).
+fn served(
+    store: &Store,
+    stages_key: &str,
+    name_key: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let snap = store.current();
     let stage_json = |s: &crate::snapshot::Stage| {
         serde_json::json!({
-            "name": &*s.name,
+            name_key: &*s.name,
             "api": &*s.api,
             "base_path": &*s.base_path,
             "host": s.host.as_deref(),
@@ -111,19 +117,39 @@ fn config_json(store: &Store) -> String {
         })
     };
     let (ok, failed) = store.reload_counts();
-    serde_json::json!({
-        "generation": snap.generation,
-        "loaded_at": timefmt::rfc3339(snap.loaded_at),
-        "hash": snap.hash,
-        "reloads": { "success": ok, "failure": failed },
-        "last_error": store.last_error().map(|e| serde_json::json!({
+    let mut out = serde_json::Map::new();
+    out.insert("generation".into(), snap.generation.into());
+    out.insert("loaded_at".into(), timefmt::rfc3339(snap.loaded_at).into());
+    out.insert("hash".into(), snap.hash.clone().into());
+    out.insert(
+        "reloads".into(),
+        serde_json::json!({ "success": ok, "failure": failed }),
+    );
+    out.insert(
+        "last_error".into(),
+        serde_json::json!(store.last_error().map(|e| serde_json::json!({
             "at": timefmt::rfc3339(e.at),
             "message": e.message,
-        })),
-        "warnings": snap.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "stages": snap.stages.iter().map(stage_json).collect::<Vec<_>>(),
-    })
-    .to_string()
+        }))),
+    );
+    out.insert(
+        "warnings".into(),
+        serde_json::json!(snap
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()),
+    );
+    out.insert(
+        stages_key.into(),
+        snap.stages.iter().map(stage_json).collect(),
+    );
+    out
+}
+
+/// `/config`: what is being served and whether the last reload failed.
+fn config_json(store: &Store) -> String {
+    serde_json::Value::Object(served(store, "stages", "name")).to_string()
 }
 
 #[async_trait]

@@ -9,7 +9,6 @@ use super::auth;
 use super::traffic::Traffic;
 use crate::release::{self, CanaryRequest};
 use crate::store::Store;
-use crate::timefmt;
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -61,9 +60,9 @@ type Outcome = Result<Value, release::Error>;
 /// A read: the directory, the path's segments and the query.
 type Read = fn(&Path, &[&str], Option<&str>) -> Outcome;
 
-/// A write: what to run under the lock, and the CLI command that does the same.
+/// A write: what to run under the lock, and the CLI command that does the same
+/// (`stagecraft COMMAND --config DIR ...`).
 struct Write {
-    command: &'static str,
     cli: Vec<String>,
     run: Box<dyn FnOnce(&Path) -> Outcome + Send>,
 }
@@ -150,38 +149,20 @@ impl Api {
     /// `/api/status`: what is served now, and how the last reloads went.
     fn status(&self) -> Value {
         let snap = self.store.current();
-        let (ok, failed) = self.store.reload_counts();
         let server = &snap.server;
-        json!({
-            "generation": snap.generation,
-            "loaded_at": timefmt::rfc3339(snap.loaded_at),
-            "hash": snap.hash,
-            "reloads": { "success": ok, "failure": failed },
-            "last_error": self.store.last_error().map(|e| json!({
-                "at": timefmt::rfc3339(e.at),
-                "message": e.message,
-            })),
-            "warnings": snap.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "listeners": server.listen.iter().map(|l| json!({
-                "addr": l.addr.to_string(),
-                "tls": l.tls.is_some(),
-            })).collect::<Vec<_>>(),
-            "admin": server.admin.map(|a| a.to_string()),
-            "writable": server.admin_tokens_file.is_some(),
-            "config_dir": self.dir.display().to_string(),
-            "serving": snap.stages.iter().map(|s| json!({
-                "stage": &*s.name,
-                "api": &*s.api,
-                "base_path": &*s.base_path,
-                "deployment": &*s.primary.deployment_id,
-                "variables": &*s.primary.variables,
-                "canary": s.canary.as_ref().map(|c| json!({
-                    "deployment": &*c.deployed.deployment_id,
-                    "percent": c.percent,
-                    "variables": &*c.deployed.variables,
-                })),
-            })).collect::<Vec<_>>(),
-        })
+        let mut out = super::served(&self.store, "serving", "stage");
+        out.insert(
+            "listeners".into(),
+            server
+                .listen
+                .iter()
+                .map(|l| json!({ "addr": l.addr.to_string(), "tls": l.tls.is_some() }))
+                .collect(),
+        );
+        out.insert("admin".into(), json!(server.admin.map(|a| a.to_string())));
+        out.insert("writable".into(), server.admin_tokens_file.is_some().into());
+        out.insert("config_dir".into(), self.dir.display().to_string().into());
+        Value::Object(out)
     }
 
     /// The write a method and path name, `None` when they name none, or the answer to a body
@@ -195,6 +176,12 @@ impl Api {
                 "--config".into(),
                 cfg.clone(),
             ]
+        };
+        // Every stage's lifecycle command names the stage right after the directory.
+        let for_stage = |command: &'static str, stage: &str| {
+            let mut cli = base(command);
+            cli.extend(["--stage".into(), stage.to_string()]);
+            cli
         };
         let w = match (m.as_str(), path) {
             ("POST", ["stages", stage, "deploy"]) => {
@@ -218,14 +205,11 @@ impl Api {
                 };
                 let cli = cli_for(&b.api);
                 Write {
-                    command: "deploy",
                     cli,
                     run: Box::new(move |dir| {
                         // An existing stage deploys its own API's draft by default.
                         let api = if b.api.is_empty() {
-                            release::view::stage(dir, &stage)
-                                .map(|s| s.api)
-                                .map_err(|_| {
+                            release::view::stage_api(dir, &stage).map_err(|_| {
                                     release::Error::Refused(format!(
                                         "stage {stage:?} does not exist yet: name the api to deploy to it"
                                     ))
@@ -243,13 +227,11 @@ impl Api {
             ("POST", ["stages", stage, "rollback"]) => {
                 let b: RollbackBody = parse(body)?;
                 let stage = stage.to_string();
-                let mut cli = base("rollback");
-                cli.extend(["--stage".into(), stage.clone()]);
+                let mut cli = for_stage("rollback", &stage);
                 if let Some(to) = &b.to {
                     cli.extend(["--to".into(), to.clone()]);
                 }
                 Write {
-                    command: "rollback",
                     cli,
                     run: Box::new(move |dir| {
                         let out = release::rollback(dir, &stage, b.to.as_deref())?;
@@ -260,8 +242,7 @@ impl Api {
             ("PUT", ["stages", stage, "canary"]) => {
                 let b: CanaryBody = parse(body)?;
                 let stage = stage.to_string();
-                let mut cli = base("canary");
-                cli.extend(["--stage".into(), stage.clone()]);
+                let mut cli = for_stage("canary", &stage);
                 if let Some(d) = &b.deployment {
                     cli.extend(["--deployment".into(), d.clone()]);
                 }
@@ -275,7 +256,6 @@ impl Api {
                     cli.extend(["--sticky".into(), s.clone()]);
                 }
                 Write {
-                    command: "canary",
                     cli,
                     run: Box::new(move |dir| {
                         let req = CanaryRequest {
@@ -291,10 +271,9 @@ impl Api {
             }
             ("DELETE", ["stages", stage, "canary"]) => {
                 let stage = stage.to_string();
-                let mut cli = base("canary");
-                cli.extend(["--stage".into(), stage.clone(), "--remove".into()]);
+                let mut cli = for_stage("canary", &stage);
+                cli.push("--remove".into());
                 Write {
-                    command: "canary",
                     cli,
                     run: Box::new(move |dir| {
                         let removed = release::remove_canary(dir, &stage)?;
@@ -304,10 +283,8 @@ impl Api {
             }
             ("POST", ["stages", stage, "promote"]) => {
                 let stage = stage.to_string();
-                let mut cli = base("promote");
-                cli.extend(["--stage".into(), stage.clone()]);
+                let cli = for_stage("promote", &stage);
                 Write {
-                    command: "promote",
                     cli,
                     run: Box::new(move |dir| {
                         let out = release::promote(dir, &stage)?;
@@ -318,8 +295,7 @@ impl Api {
             ("PATCH", ["stages", stage, "variables"]) => {
                 let b: VariablesBody = parse(body)?;
                 let stage = stage.to_string();
-                let mut cli = base("vars");
-                cli.extend(["--stage".into(), stage.clone()]);
+                let mut cli = for_stage("vars", &stage);
                 for k in &b.unset {
                     cli.extend(["--unset".into(), k.clone()]);
                 }
@@ -327,7 +303,6 @@ impl Api {
                     cli.extend(["--set".into(), format!("{k}={v}")]);
                 }
                 Write {
-                    command: "vars",
                     cli,
                     run: Box::new(move |dir| {
                         let set: Vec<(String, String)> = b.set.into_iter().collect();
@@ -342,7 +317,6 @@ impl Api {
                 let mut cli = base("keys");
                 cli.extend([action.to_string(), name.clone()]);
                 Write {
-                    command: "keys",
                     cli,
                     run: Box::new(move |dir| {
                         let changed = release::keys::set_enabled(dir, &name, enable)?;
@@ -359,7 +333,8 @@ impl Api {
         let dir = self.dir.clone();
         let tokens = self.store.current().server.admin_tokens_file.clone();
         let cli = shell_words(&w.cli);
-        let command = w.command;
+        // `stagecraft COMMAND ...`: the command's name, as the CLI's errors start with it.
+        let command = w.cli.get(1).cloned().unwrap_or_default();
         let run = w.run;
         let done = tokio::task::spawn_blocking(move || {
             auth::check(tokens.as_deref(), token.as_deref())?;
@@ -375,7 +350,7 @@ impl Api {
                 Answer::ok(body)
             }
             Ok(Ok(Err(e))) => {
-                let mut a = failure(Some(command), &e, false);
+                let mut a = failure(Some(&command), &e, false);
                 if let Value::Object(o) = &mut a.body {
                     o.insert("cli".into(), Value::String(cli));
                 }

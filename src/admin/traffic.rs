@@ -20,6 +20,17 @@ struct Sample {
     canary: Vec<(String, String, u64)>,
 }
 
+impl Sample {
+    /// The counters as they are now.
+    fn now() -> Sample {
+        Sample {
+            at: Instant::now(),
+            requests: metrics::request_counts(),
+            canary: metrics::canary_counts(),
+        }
+    }
+}
+
 /// The ring of samples, shared by the sampling thread and the admin listener only.
 #[derive(Clone)]
 pub struct Traffic {
@@ -52,11 +63,7 @@ impl Traffic {
     }
 
     fn sample(&self) {
-        let s = Sample {
-            at: Instant::now(),
-            requests: metrics::request_counts(),
-            canary: metrics::canary_counts(),
-        };
+        let s = Sample::now();
         let mut ring = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
         while ring
             .front()
@@ -69,11 +76,7 @@ impl Traffic {
 
     /// Rates over the last `window` (at most a minute; less while the gateway is younger).
     pub fn report(&self, window: Duration) -> Report {
-        let now = Sample {
-            at: Instant::now(),
-            requests: metrics::request_counts(),
-            canary: metrics::canary_counts(),
-        };
+        let now = Sample::now();
         let ring = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
         let window = window.min(MAX_WINDOW);
         let empty = Sample {

@@ -6,7 +6,7 @@
 use indexmap::IndexMap;
 
 use super::doc::{map, sub_text, text as s, JsonPath, Node, Warning, EXT};
-use super::map::Mapper;
+use super::map::{apigateway_target, Mapper};
 use super::read::{Document, Version};
 use super::security::{RouteSecurity, Schemes};
 
@@ -327,7 +327,7 @@ impl Cx<'_> {
                 Some("path") => {}
                 Some("body") => {
                     if let Some(model) = self.schema_model(&where_.key("schema"), p.get("schema")) {
-                        for media in self.consumes(op) {
+                        for media in self.media_list(op, "consumes") {
                             out.request_models.insert(media, s(model.clone()));
                         }
                     }
@@ -415,11 +415,6 @@ impl Cx<'_> {
                 None
             }
         }
-    }
-
-    /// Swagger's `consumes` of the operation, else of the document, else JSON.
-    fn consumes(&self, op: &Node) -> Vec<String> {
-        self.media_list(op, "consumes")
     }
 
     /// Swagger's `consumes` or `produces` of the operation, else of the document, else JSON.
@@ -511,11 +506,8 @@ impl Cx<'_> {
         let mut request_parameters = IndexMap::new();
         if let Some(params) = node.get("requestParameters").and_then(Node::as_map) {
             if kind.starts_with("aws") && !params.is_empty() {
-                let service = node
-                    .get("uri")
-                    .and_then(sub_text)
-                    .and_then(|u| aws_service(&u));
-                let why = match service {
+                let uri = node.get("uri").and_then(sub_text);
+                let why = match uri.as_deref().and_then(apigateway_target).map(|(s, _)| s) {
                     Some(s) if s != "lambda" => format!(
                         "an AWS service integration ({s}) has no local form: dropped with it"
                     ),
@@ -841,18 +833,6 @@ impl Cx<'_> {
         }
         out
     }
-}
-
-/// `states` of `arn:aws:apigateway:REGION:states:action/StartExecution`: the AWS service an
-/// `aws` integration calls (`lambda` for a function).
-fn aws_service(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("arn:")?.split_once(":apigateway:")?.1;
-    // REGION may be a placeholder with colons of its own (`${AWS::Region}`).
-    let rest = match rest.rfind("}:") {
-        Some(i) if rest.starts_with("${") => &rest[i + 2..],
-        _ => rest.split_once(':')?.1,
-    };
-    Some(rest.split(':').next()?.to_string())
 }
 
 /// `a` or `an` before an integration type.

@@ -151,15 +151,27 @@ impl Mapper {
     }
 }
 
-/// `X` of `arn:PARTITION:apigateway:REGION:lambda:path/2015-03-31/functions/X/invocations`, the
-/// form of every Lambda integration and authorizer URI.
-/// REGION may be a placeholder that holds colons itself (`${AWS::Region}`).
-pub fn lambda_function(uri: &str) -> Option<&str> {
+/// `(SERVICE, ACTION)` of `arn:PARTITION:apigateway:REGION:SERVICE:ACTION`, the form of every
+/// `aws` and `aws_proxy` integration URI (`lambda` for a function, `states` for Step
+/// Functions...). REGION may be a placeholder that holds colons itself (`${AWS::Region}`).
+pub fn apigateway_target(uri: &str) -> Option<(&str, &str)> {
     let rest = uri.strip_prefix("arn:")?;
     let (_partition, rest) = rest.split_once(':')?;
     let rest = rest.strip_prefix("apigateway:")?;
-    let (_region, rest) = rest.split_once(":lambda:path/")?;
-    let (_api_version, rest) = rest.split_once("/functions/")?;
+    let rest = match rest.strip_prefix("${") {
+        Some(placeholder) => placeholder.split_once("}:")?.1,
+        None => rest.split_once(':')?.1,
+    };
+    rest.split_once(':')
+}
+
+/// `X` of `arn:PARTITION:apigateway:REGION:lambda:path/2015-03-31/functions/X/invocations`, the
+/// form of every Lambda integration and authorizer URI.
+pub fn lambda_function(uri: &str) -> Option<&str> {
+    let ("lambda", action) = apigateway_target(uri)? else {
+        return None;
+    };
+    let (_api_version, rest) = action.strip_prefix("path/")?.split_once("/functions/")?;
     rest.strip_suffix("/invocations")
 }
 

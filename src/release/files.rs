@@ -131,6 +131,28 @@ pub fn config_file(dir: &Path, folder: &str, name: &str) -> (String, PathBuf) {
 }
 
 /// The text of a file, `None` when it does not exist.
+/// The `NAME` of every `FOLDER/NAME.yaml` (or `.yml`), sorted; none when there is no folder.
+pub fn names(dir: &Path, folder: &str) -> Result<Vec<String>, Error> {
+    let path = dir.join(folder);
+    let mut names: Vec<String> = match std::fs::read_dir(&path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .filter_map(|n| {
+                n.strip_suffix(".yaml")
+                    .or_else(|| n.strip_suffix(".yml"))
+                    .map(str::to_string)
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 pub fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),

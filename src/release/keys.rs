@@ -159,23 +159,7 @@ pub fn delete(dir: &Path, name: &str) -> Result<(), Error> {
 
 /// Every key file, by name.
 pub fn list(dir: &Path) -> Result<Vec<KeyRow>, Error> {
-    let folder = dir.join(API_KEYS_DIR);
-    let mut names: Vec<String> = match std::fs::read_dir(&folder) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| !n.starts_with('.'))
-            .filter_map(|n| {
-                n.strip_suffix(".yaml")
-                    .or_else(|| n.strip_suffix(".yml"))
-                    .map(str::to_string)
-            })
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(&folder, e)),
-    };
-    names.sort();
-    names.dedup();
+    let names = super::files::names(dir, API_KEYS_DIR)?;
     let mut rows = Vec::with_capacity(names.len());
     for name in names {
         let (_, _, key) = read_key(dir, &name)?;

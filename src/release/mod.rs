@@ -68,6 +68,15 @@ impl Error {
     }
 }
 
+/// A stage's (or canary's) variables without the lines they were read at.
+fn plain_variables(
+    v: &std::collections::BTreeMap<String, crate::config::Located<String>>,
+) -> std::collections::BTreeMap<String, String> {
+    v.iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect()
+}
+
 /// Names of APIs, stages and deployments: they become file names, so they follow the stage-name
 /// rule (letters, digits, `-`, `_`), which also keeps them from escaping the directory.
 fn check_name(what: &str, name: &str) -> Result<(), Error> {

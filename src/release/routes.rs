@@ -254,11 +254,7 @@ pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
         .raw;
     let mut rows = Vec::new();
     for (name, s) in &raw.stages {
-        let variables: BTreeMap<String, String> = s
-            .variables
-            .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect();
+        let variables = super::plain_variables(&s.variables);
         let canary_percent = s
             .canary
             .as_ref()
@@ -280,11 +276,7 @@ pub fn routes(dir: &Path) -> Result<Vec<RouteRow>, Error> {
         let mut sides = Vec::new();
         if let Some(c) = &s.canary {
             let mut merged = base.variables.clone();
-            merged.extend(
-                c.variables
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.value.clone())),
-            );
+            merged.extend(super::plain_variables(&c.variables));
             sides.push(Side {
                 base_path: base.base_path.clone(),
                 host: base.host.clone(),

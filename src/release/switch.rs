@@ -172,12 +172,7 @@ pub fn set_canary(dir: &Path, stage: &str, req: &CanaryRequest) -> Result<Canary
     let variables: BTreeMap<String, String> = match &req.variables {
         Some(v) => v.iter().cloned().collect(),
         None => current
-            .map(|c| {
-                c.variables
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.value.clone()))
-                    .collect()
-            })
+            .map(|c| super::plain_variables(&c.variables))
             .unwrap_or_default(),
     };
     let sticky = req
@@ -262,11 +257,7 @@ pub fn promote(dir: &Path, stage: &str) -> Result<Promoted, Error> {
     let from = m.deployment.value.clone();
     let to = c.deployment.value.clone();
     load_for(dir, &to, &m.api.value, stage)?;
-    let variables: BTreeMap<String, String> = c
-        .variables
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
+    let variables = super::plain_variables(&c.variables);
     let mut changes = Vec::new();
     if to != from {
         changes.extend(doc.switch_to(&to, &now()));

@@ -34,11 +34,7 @@ pub fn set_variables(
     let _lock = DirLock::acquire(dir)?;
     let doc = StageDoc::read(dir, stage)?;
     let m = doc.existing()?;
-    let before: BTreeMap<String, String> = m
-        .variables
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
+    let before = super::plain_variables(&m.variables);
     let mut after = before.clone();
     for k in unset {
         after.remove(k);

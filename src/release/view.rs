@@ -64,32 +64,9 @@ pub struct RouteView {
     pub api_key_required: bool,
 }
 
-/// The `NAME` of every `FOLDER/NAME.yaml`, sorted.
-fn names(dir: &Path, folder: &str) -> Result<Vec<String>, Error> {
-    let path = dir.join(folder);
-    let entries = match std::fs::read_dir(&path) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    let mut out: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_string))
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
 pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
     let doc = StageDoc::read(dir, name)?;
     let m = doc.existing()?;
-    let vars = |v: &BTreeMap<String, crate::config::Located<String>>| {
-        v.iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect::<BTreeMap<_, _>>()
-    };
     Ok(StageView {
         name: name.to_string(),
         error: None,
@@ -100,11 +77,11 @@ pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
             .as_ref()
             .map_or_else(|| format!("/{name}"), |b| b.value.clone()),
         host: m.host.as_ref().map(|h| h.value.clone()),
-        variables: vars(&m.variables),
+        variables: super::plain_variables(&m.variables),
         canary: m.canary.as_ref().map(|c| CanaryView {
             deployment: c.deployment.value.clone(),
             percent: c.percent.as_ref().map_or(0.0, |p| p.value),
-            variables: vars(&c.variables),
+            variables: super::plain_variables(&c.variables),
             sticky: c.sticky.as_ref().map(|s| s.text().to_string()),
         }),
         history: history_of(name, m, |id| match deployment_cached(dir, id) {
@@ -116,9 +93,14 @@ pub fn stage(dir: &Path, name: &str) -> Result<StageView, Error> {
     })
 }
 
+/// The API a stage serves, from its file alone.
+pub fn stage_api(dir: &Path, name: &str) -> Result<String, Error> {
+    Ok(StageDoc::read(dir, name)?.existing()?.api.value.clone())
+}
+
 /// Every stage; one whose file does not read is listed with its `error`.
 pub fn stages(dir: &Path) -> Result<Vec<StageView>, Error> {
-    Ok(names(dir, STAGES_DIR)?
+    Ok(super::files::names(dir, STAGES_DIR)?
         .iter()
         .map(|n| {
             stage(dir, n).unwrap_or_else(|e| StageView {
@@ -197,7 +179,7 @@ fn read_deployment(dir: &Path, id: &str) -> Result<DeploymentView, Error> {
 
 /// Every deployment, newest first (by `created`, then id).
 pub fn deployments(dir: &Path) -> Result<Vec<DeploymentView>, Error> {
-    let mut out = names(dir, DEPLOYMENTS_DIR)?
+    let mut out = super::files::names(dir, DEPLOYMENTS_DIR)?
         .iter()
         .map(|id| deployment(dir, id))
         .collect::<Result<Vec<_>, _>>()?;

@@ -3,7 +3,7 @@
 //! through fantoccini, the page helpers, and the release fixture the pages show.
 
 use super::release::{deploy, draft, ok};
-use super::{eventually, Backend, BackendSpec, ConfigDir, Gateway};
+use super::{eventually, Backend, ConfigDir, Gateway};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -165,6 +165,16 @@ pub async fn click(c: &Client, css: &str) {
     .await;
 }
 
+/// Types `token` into the token dialog the page opened and saves it.
+pub async fn give_token(c: &Client, token: &str) {
+    let input = c
+        .find(Locator::Css("#token-input"))
+        .await
+        .expect("the token dialog");
+    input.send_keys(token).await.expect("type the token");
+    click(c, "#token-save").await;
+}
+
 /// The canary's share of the last seconds as the page draws it (`None` while there is none).
 pub async fn shown_share(c: &Client) -> Option<f64> {
     let e = c.find(Locator::Css("[data-testid=split]")).await.ok()?;
@@ -204,11 +214,7 @@ pub async fn release_fixture() -> (Backend, Backend, ConfigDir, Gateway) {
     let v1 = Backend::start("v1").await;
     let v2 = Backend::start("v2").await;
     let dir = ConfigDir::new();
-    dir.set_backends(&[BackendSpec::new("svc")
-        .version("v1", [v1.addr()])
-        .version("v2", [v2.addr()])
-        .alias("live", [("v1", 100)])
-        .alias("next", [("v2", 100)])]);
+    dir.set_backends(&[super::release::live_and_next(&v1, &v2)]);
     super::release::allow_admin_writes(&dir, TOKEN);
     dir.write(
         "apis/shop.yaml",

@@ -108,14 +108,30 @@ pub async fn fixture(uri: &str) -> Fixture {
 /// Lets `token` write through the admin API (its SHA-256 in `admin-tokens`, named by
 /// `admin_auth`); call before `Gateway::start`.
 pub fn allow_admin_writes(dir: &ConfigDir, token: &str) {
-    use sha2::{Digest, Sha256};
-    let hash: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = super::sha256_hex(token.as_bytes());
     dir.write("admin-tokens", &format!("# the tests' operator\n{hash}\n"));
     dir.set_gateway_key(
         "admin_auth",
         serde_json::json!({ "tokens_file": "admin-tokens" }),
+    );
+}
+
+/// `svc`'s versions `v1` and `v2`, each alone behind an alias: `live` is v1, `next` is v2.
+pub fn live_and_next(v1: &Backend, v2: &Backend) -> BackendSpec {
+    BackendSpec::new("svc")
+        .version("v1", [v1.addr()])
+        .version("v2", [v2.addr()])
+        .alias("live", [("v1", 100)])
+        .alias("next", [("v2", 100)])
+}
+
+/// API key `name` with `value`, in plan `gold` of stage `shop/prod`.
+pub fn create_key(dir: &ConfigDir, name: &str, value: &str) {
+    dir.write("usage-plans/gold.yaml", "stages: [\"shop/prod\"]\n");
+    ok(
+        dir,
+        &[
+            "keys", "create", "--name", name, "--plan", "gold", "--value", value,
+        ],
     );
 }

@@ -10,19 +10,11 @@ use common::release::{count, deploy, fixture, ok, read};
 use common::{eventually, Client, ConfigDir, Gateway};
 use http::Method;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "op3rator-t0ken-for-the-tests";
-
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Allows writes with [`TOKEN`]; call before `Gateway::start`.
 fn allow_writes(dir: &ConfigDir) {
@@ -96,24 +88,16 @@ async fn until_serving(admin: SocketAddr, stage: &str, what: &str, check: impl F
 
 #[tokio::test]
 async fn every_endpoint_reads_and_writes_as_the_cli_does() {
-    let f = {
-        let v1 = common::Backend::start("v1").await;
-        let v2 = common::Backend::start("v2").await;
-        let dir = ConfigDir::new();
-        allow_writes(&dir);
-        dir.set_backends(&[common::BackendSpec::new("svc")
-            .version("v1", [v1.addr()])
-            .version("v2", [v2.addr()])
-            .alias("live", [("v1", 100)])
-            .alias("next", [("v2", 100)])]);
-        dir.write(
-            "apis/shop.yaml",
-            &common::release::draft(&[("GET /who", "backend://svc:${stageVariables.alias}/who")]),
-        );
-        let gw = Gateway::start(&dir).await;
-        (v1, v2, dir, gw)
-    };
-    let (_v1, _v2, dir, gw) = f;
+    let _v1 = common::Backend::start("v1").await;
+    let _v2 = common::Backend::start("v2").await;
+    let dir = ConfigDir::new();
+    allow_writes(&dir);
+    dir.set_backends(&[common::release::live_and_next(&_v1, &_v2)]);
+    dir.write(
+        "apis/shop.yaml",
+        &common::release::draft(&[("GET /who", "backend://svc:${stageVariables.alias}/who")]),
+    );
+    let gw = Gateway::start(&dir).await;
     let admin = gw.admin();
     let cfg = dir.path().display().to_string();
 
@@ -426,20 +410,7 @@ async fn writes_need_a_token_and_a_refused_write_changes_nothing() {
     let dir = &f.dir;
     let first = deploy(dir, "prod", "first");
     ok(dir, &["vars", "--stage", "prod", "--set", "alias=live"]);
-    dir.write("usage-plans/gold.yaml", "stages: [\"shop/prod\"]\n");
-    ok(
-        dir,
-        &[
-            "keys",
-            "create",
-            "--name",
-            "acme",
-            "--plan",
-            "gold",
-            "--value",
-            "acme-secret-key-value-0123456789",
-        ],
-    );
+    common::release::create_key(dir, "acme", "acme-secret-key-value-0123456789");
     let before = read(dir, "stages/prod.yaml");
 
     let other = TOKEN.to_uppercase();
@@ -557,7 +528,7 @@ async fn writes_need_a_token_and_a_refused_write_changes_nothing() {
         for secret in [
             "acme-secret-key-value-0123456789",
             TOKEN,
-            &sha256_hex(TOKEN),
+            &common::sha256_hex(TOKEN.as_bytes()),
             &hash,
         ] {
             assert!(
@@ -571,17 +542,13 @@ async fn writes_need_a_token_and_a_refused_write_changes_nothing() {
 
 #[tokio::test]
 async fn a_cli_command_and_an_api_write_at_once_both_land() {
-    let f = {
-        let dir = ConfigDir::new();
-        allow_writes(&dir);
-        dir.write(
-            "apis/shop.yaml",
-            &common::release::draft(&[("GET /who", "http://127.0.0.1:9/who")]),
-        );
-        let gw = Gateway::start(&dir).await;
-        (dir, gw)
-    };
-    let (dir, gw) = f;
+    let dir = ConfigDir::new();
+    allow_writes(&dir);
+    dir.write(
+        "apis/shop.yaml",
+        &common::release::draft(&[("GET /who", "http://127.0.0.1:9/who")]),
+    );
+    let gw = Gateway::start(&dir).await;
     deploy(&dir, "prod", "first");
     let admin = gw.admin();
     let rounds = 12;

@@ -11,8 +11,8 @@
 use crate::common;
 
 use common::browser::{
-    browser, click, driver, load_loop, release_fixture, screenshot, shown_share, text, until_text,
-    TOKEN, WAIT,
+    browser, click, driver, give_token, load_loop, release_fixture, screenshot, shown_share, text,
+    until_text, TOKEN, WAIT,
 };
 use common::eventually;
 use common::release::count;
@@ -57,9 +57,7 @@ async fn a_release_runs_from_the_console() {
     percent.clear().await.unwrap();
     percent.send_keys("30").await.unwrap();
     click(&c, "#canary-start").await;
-    let token = c.find(Locator::Css("#token-input")).await.unwrap();
-    token.send_keys(TOKEN).await.unwrap();
-    click(&c, "#token-save").await;
+    give_token(&c, TOKEN).await;
     until_text(
         &c,
         "#last-action-cli",
@@ -205,9 +203,7 @@ async fn the_console_shows_a_refused_write_and_asks_again_for_a_wrong_token() {
     name.send_keys("bad name").await.unwrap();
     click(&c, "#var-set").await;
     // A wrong token first: refused with 401, the dialog asks again.
-    let token = c.find(Locator::Css("#token-input")).await.unwrap();
-    token.send_keys("not-the-token").await.unwrap();
-    click(&c, "#token-save").await;
+    give_token(&c, "not-the-token").await;
     eventually("the token dialog asks again", WAIT, || async {
         c.execute(
             "return document.getElementById('token-dialog').open",
@@ -217,9 +213,7 @@ async fn the_console_shows_a_refused_write_and_asks_again_for_a_wrong_token() {
         .is_ok_and(|v| v == json!(true))
     })
     .await;
-    let token = c.find(Locator::Css("#token-input")).await.unwrap();
-    token.send_keys(TOKEN).await.unwrap();
-    click(&c, "#token-save").await;
+    give_token(&c, TOKEN).await;
     eventually(
         "the refusal is shown with the CLI's reason",
         WAIT,
@@ -386,20 +380,7 @@ async fn the_console_fits_a_phone_screen() {
 async fn the_draft_is_deployed_and_a_key_switched_from_the_console() {
     let (_v1, _v2, dir, gw) = release_fixture().await;
     let cfg = dir.path().display().to_string();
-    dir.write("usage-plans/gold.yaml", "stages: [\"shop/prod\"]\n");
-    common::release::ok(
-        &dir,
-        &[
-            "keys",
-            "create",
-            "--name",
-            "acme",
-            "--plan",
-            "gold",
-            "--value",
-            "acme-key-value-0123456789abcdef",
-        ],
-    );
+    common::release::create_key(&dir, "acme", "acme-key-value-0123456789abcdef");
     dir.write(
         "apis/shop.yaml",
         &common::release::draft(&[
@@ -424,9 +405,7 @@ async fn the_draft_is_deployed_and_a_key_switched_from_the_console() {
     let description = c.find(Locator::Css("#deploy-description")).await.unwrap();
     description.send_keys("from the console").await.unwrap();
     click(&c, "#deploy").await;
-    let token = c.find(Locator::Css("#token-input")).await.unwrap();
-    token.send_keys(TOKEN).await.unwrap();
-    click(&c, "#token-save").await;
+    give_token(&c, TOKEN).await;
     until_text(
         &c,
         "#last-action-cli",
